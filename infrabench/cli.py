@@ -1,0 +1,96 @@
+"""The `infrabench` command line. Stays light: never imports torch or jax."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from infrabench import __version__
+from infrabench.errors import UsageError
+
+EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infrabench", description="What this machine can really do for AI work."
+    )
+    parser.add_argument("--version", action="version", version=f"infrabench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    probe = sub.add_parser("probe", help="detect CPUs, memory, accelerators, storage and software")
+    probe.add_argument("--json", action="store_true", help="print the MachineProfile as JSON")
+    probe.add_argument("-o", "--output", type=Path, help="also write the MachineProfile JSON to FILE")
+    probe.add_argument(
+        "--path", type=Path, action="append", default=[], metavar="DIR",
+        help="storage path to describe (repeatable; default: current and temp directories)",
+    )
+    probe.add_argument("--timeout", type=float, default=20.0, metavar="S",
+                       help="time limit for each probe that runs in a child process (default 20 s)")
+
+    sub.add_parser("run", help="run the benchmark suites (not available in this version)")
+    return parser
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from infrabench import detect
+    from infrabench.probes.context import ProbeContext
+    from infrabench.probes.profile import validate_profile
+
+    for path in args.path:
+        if not path.exists():
+            raise UsageError(f"--path {path}: no such file or directory")
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
+    if args.output is not None and not args.output.parent.is_dir():
+        raise UsageError(f"--output {args.output}: directory {args.output.parent} does not exist")
+
+    profile = detect(ProbeContext(timeout_s=args.timeout, storage_paths=list(args.path)))
+    data = profile.to_dict()
+    validate_profile(data)
+    text = profile.to_json()
+    if args.output is not None:
+        args.output.write_text(text + "\n")
+    if args.json:
+        sys.stdout.write(text + "\n")
+    else:
+        from infrabench.probe_view import print_profile
+
+        print_profile(data)
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    raise UsageError("infrabench run: the benchmark suites are not part of this version yet; "
+                     "`infrabench probe` describes this machine")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    handler = {"probe": _cmd_probe, "run": _cmd_run}[args.command]
+    try:
+        return handler(args)
+    except UsageError as exc:
+        if args.debug:
+            raise
+        print(f"infrabench: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("infrabench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - harness error: one line unless --debug
+        if args.debug:
+            raise
+        print(f"infrabench: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
