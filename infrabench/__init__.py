@@ -6,9 +6,18 @@ packages (`infrabench.probes`, `.suites`, `.reports`); importing this module sta
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+# In a source checkout the stage folders (probes/, suites/, reports/) sit beside this one. When this
+# package is imported from the checkout itself (e.g. `python -m ...` run in the repository root puts
+# the root first on sys.path) instead of from the install, resolve its subpackages there, as the
+# install maps them. In an installed tree the parent holds no probes/ and nothing changes.
+_checkout = Path(__file__).resolve().parent.parent
+if (_checkout / "probes" / "profile.py").is_file() and str(_checkout) not in __path__:
+    __path__.append(str(_checkout))
 
 if TYPE_CHECKING:
     from infrabench.probes.context import ProbeContext

@@ -21,3 +21,13 @@ def probe_json() -> dict:
     proc = run_cli("probe", "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+def _installed(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(name) is not None
+
+
+requires_torch = pytest.mark.skipif(not _installed("torch"), reason="torch not installed (tox env without it)")
+requires_jax = pytest.mark.skipif(not _installed("jax"), reason="jax not installed (tox env without it)")

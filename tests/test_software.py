@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy
+from conftest import requires_jax, requires_torch
 from infrabench.probes.context import ProbeContext
 from infrabench.probes.record import unexplained_nulls
 from infrabench.probes.software import (
@@ -63,6 +64,7 @@ def test_relevant_env_by_name_and_prefix() -> None:
     assert rec.env["OMP_NUM_THREADS"] == "2" and "HOME" not in rec.env
 
 
+@requires_torch
 def test_torch_version_read_without_starting_a_child() -> None:
     rec, status = probe_torch(ProbeContext(root=Path("/nonexistent-machine"), env={}))
     assert status.status == "ok" and status.name == "torch"
@@ -76,6 +78,7 @@ def test_torch_version_read_without_starting_a_child() -> None:
     assert unexplained_nulls(rec.to_dict()) == []
 
 
+@requires_torch
 def test_torch_child_forced_on_this_machine() -> None:
     rec, status = probe_torch(ProbeContext(), force=True)
     assert status.status == "ok", status
@@ -87,6 +90,7 @@ def test_torch_child_forced_on_this_machine() -> None:
     assert unexplained_nulls(rec.to_dict()) == []
 
 
+@requires_torch
 def test_torch_forced_by_environment_variable(tmp_path: Path) -> None:
     env = _fake_package(tmp_path, "torch", "raise ImportError('libtorch_cpu.so: cannot open')\n")
     env["INFRABENCH_PROBE_FRAMEWORKS"] = "1"
@@ -105,6 +109,7 @@ def test_torch_not_installed() -> None:
     assert unexplained_nulls(rec.to_dict()) == []
 
 
+@requires_torch
 def test_torch_child_that_hangs_times_out(tmp_path: Path) -> None:
     env = _fake_package(tmp_path, "torch", "import time\ntime.sleep(120)\n")
     rec, status = probe_torch(ProbeContext(env=env, timeout_s=2), force=True)
@@ -153,6 +158,7 @@ def test_accelerator_evidence(tmp_path: Path) -> None:
     assert torch_accelerator_evidence(ProbeContext(root=rocm), platform_name="linux") == "/dev/kfd"
 
 
+@requires_jax
 def test_jax_child_on_this_machine() -> None:
     rec, status = probe_jax(ProbeContext())
     assert status.status == "ok", status
@@ -164,6 +170,7 @@ def test_jax_child_on_this_machine() -> None:
     assert unexplained_nulls(rec.to_dict()) == []
 
 
+@requires_jax
 def test_jax_child_sees_the_environment() -> None:
     rec, status = probe_jax(ProbeContext(env={**os.environ, "JAX_ENABLE_X64": "1"}))
     assert status.status == "ok", status
@@ -176,6 +183,8 @@ def test_jax_not_installed() -> None:
     assert rec.installed is False and rec.null_reasons["default_backend"] == "jax not installed"
 
 
+@requires_torch
+@requires_jax
 def test_all_parts_with_statuses() -> None:
     rec, statuses = probe_software_with_status(ProbeContext())
     assert [s.name for s in statuses] == ["python", "torch", "jax"]
@@ -185,6 +194,8 @@ def test_all_parts_with_statuses() -> None:
     assert unexplained_nulls(rec.to_dict()) == []
 
 
+@requires_torch
+@requires_jax
 def test_parent_never_imports_frameworks() -> None:
     code = (
         "import json, sys\n"

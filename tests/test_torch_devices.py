@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import requires_torch
 from infrabench.probes.context import ProbeContext, run_probe
 from infrabench.probes.record import Unavailable, unexplained_nulls
 from infrabench.probes.torch_devices import intel_gpu_evidence, probe_torch_devices
@@ -33,6 +34,7 @@ def test_unavailable_on_this_linux_machine() -> None:
     assert "not macOS" in status.reason and "no Intel GPU on PCI" in status.reason
 
 
+@requires_torch
 def test_forced_real_torch_sees_neither() -> None:
     with pytest.raises(Unavailable) as info:
         probe_torch_devices(ProbeContext(), force=True)
@@ -45,6 +47,7 @@ def test_torch_not_installed(tmp_path: Path) -> None:
         probe_torch_devices(ProbeContext(), force=True, find_spec=lambda name: None)
 
 
+@requires_torch
 def test_one_xpu_from_stand_in_torch_forced() -> None:
     (acc,) = probe_torch_devices(ProbeContext(env=_env_with_fake_torch()), force=True, platform_name="linux")
     assert (acc.vendor, acc.kind, acc.index, acc.detected_by) == ("intel", "gpu", 0, "torch")
@@ -57,6 +60,7 @@ def test_one_xpu_from_stand_in_torch_forced() -> None:
     assert unexplained_nulls(acc.to_dict()) == []
 
 
+@requires_torch
 def test_intel_gpu_on_pci_starts_the_child_unforced(tmp_path: Path) -> None:
     # Data Center GPU Max 1550: 8086:0bd5, display controller class 0x038000 (lspci -nn).
     _pci(tmp_path, "0000:29:00.0", "0x8086", "0x0bd5", "0x038000")
@@ -77,6 +81,7 @@ def test_intel_render_node_is_evidence(tmp_path: Path) -> None:
     assert intel_gpu_evidence(ProbeContext(root=tmp_path)) == "Intel render node /dev/dri/renderD128"
 
 
+@requires_torch
 def test_mps_device_from_stand_in_torch(tmp_path: Path) -> None:
     # A torch whose MPS backend reports available (as on Apple silicon); torch.mps without
     # recommended_max_memory, as before torch 2.3. Off macOS the chip name cannot be read.
