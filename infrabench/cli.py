@@ -30,7 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--timeout", type=float, default=20.0, metavar="S",
                        help="time limit for each probe that runs in a child process (default 20 s)")
 
-    sub.add_parser("run", help="run the benchmark suites (not available in this version)")
+    from infrabench.run_command import add_run_arguments
+
+    add_run_arguments(sub.add_parser("run", help="run the benchmark suites and write run.json"))
+
+    from infrabench.report_command import add_report_arguments
+
+    add_report_arguments(sub.add_parser("report", help="write a self-contained HTML report from a run file"))
     return parser
 
 
@@ -63,8 +69,15 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    raise UsageError("infrabench run: the benchmark suites are not part of this version yet; "
-                     "`infrabench probe` describes this machine")
+    from infrabench.run_command import run_command
+
+    return run_command(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from infrabench.report_command import report_command
+
+    return report_command(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    handler = {"probe": _cmd_probe, "run": _cmd_run}[args.command]
+    handler = {"probe": _cmd_probe, "run": _cmd_run, "report": _cmd_report}[args.command]
     try:
         return handler(args)
     except UsageError as exc:

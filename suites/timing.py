@@ -95,7 +95,7 @@ class CudaEventClock:
                 call(i)
             ends[r].record()
         cuda.synchronize()
-        return [s.elapsed_time(e) / 1e3 for s, e in zip(starts, ends)]
+        return [s.elapsed_time(e) / 1e3 for s, e in zip(starts, ends, strict=True)]
 
 
 def _discard(_: Any) -> None:

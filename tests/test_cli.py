@@ -65,9 +65,9 @@ def test_debug_shows_the_traceback(tmp_path) -> None:
     assert proc.returncode != 0 and "Traceback" in proc.stderr
 
 
-def test_run_says_it_is_not_available_yet() -> None:
-    proc = run_cli("run")
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+def test_run_with_an_unknown_suite_is_one_line_and_exit_2() -> None:
+    proc = run_cli("run", "--suite", "nope")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
 def test_detect_api_returns_the_same_profile_shape() -> None:

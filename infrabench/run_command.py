@@ -1,0 +1,353 @@
+"""`infrabench run`: run the suites, one child process per backend, and write run.json (and report.html).
+
+No arguments: the quick profile of every suite on every device of every installed backend. Options can
+also come from a TOML file (`--config`): `[tool.infrabench.run]` in a pyproject.toml, or `[run]` in an
+infrabench.toml, with the same keys as the options (`suite`, `backend`, `device`, `dtype`, `profile`,
+`out`, `timeout`, `threads`); lists as TOML arrays or comma strings; a relative `out` is relative to the
+file. Options on the command line win.
+
+Exit codes: 0 the run finished (failed or skipped results are recorded in the file, not errors);
+130 interrupted by SIGINT/SIGTERM (run.json is still written from the journal); 2 bad input.
+This process never imports torch or jax: every backend runs in its own worker process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from infrabench.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
+DEFAULT_OUT = Path("infrabench-results")
+JOURNAL_NAME = "run.journal.jsonl"
+RUN_FILE = "run.json"
+REPORT_FILE = "report.html"
+DEVICE_PATTERN = re.compile(r"^(cpu|cuda|gpu|rocm|tpu|mps|xpu)(:\d+)?$")
+LIST_KEYS = {"suite": "suite", "suites": "suite", "backend": "backend", "backends": "backend",
+             "device": "device", "devices": "device", "dtype": "dtype", "dtypes": "dtype"}
+SCALAR_KEYS = {"profile": str, "out": str, "timeout": (int, float), "threads": int}
+STATUS_STYLE = {"ok": "green", "skipped": "dim", "failed": "red", "timeout": "red", "oom": "red",
+                "interrupted": "yellow", "not_run": "dim"}
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `run` subcommand's options. All default to None so a config file can fill what the CLI leaves unset."""
+    parser.add_argument("--suite", metavar="LIST", help="comma-separated suites (default: all)")
+    parser.add_argument("--backend", metavar="LIST", help="comma-separated backends: numpy,torch,jax (default: all)")
+    parser.add_argument("--device", metavar="LIST", help="comma-separated devices, e.g. cpu,cuda:0 (default: all)")
+    parser.add_argument("--dtype", metavar="LIST", help="dtypes, e.g. fp32,bf16 (default: each suite's)")
+    parser.add_argument("--profile", choices=("quick", "standard", "full"), help="run size (default quick)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help=f"results directory (default ./{DEFAULT_OUT})")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML: [tool.infrabench.run] in a pyproject.toml or [run] in infrabench.toml")
+    parser.add_argument("--timeout", type=float, metavar="S",
+                        help="time limit per backend in seconds (default by profile: quick 150)")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads to pin (default: usable CPUs)")
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+@dataclass
+class RunSettings:
+    config: Any  # infrabench.suites.runner.RunConfig
+    out: Path
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"--config {path}: not valid TOML: {exc}") from None
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """The run table of a TOML config file, keys normalised to the option names; UsageError when invalid."""
+    data = _read_toml(path)
+    if "tool" in data or path.name == "pyproject.toml":
+        table, where = data.get("tool", {}).get("infrabench", {}).get("run"), "[tool.infrabench.run]"
+    else:
+        table, where = data.get("run"), "[run]"
+    if not isinstance(table, dict):
+        raise UsageError(f"--config {path}: no {where} table")
+    settings: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in LIST_KEYS:
+            if isinstance(value, str):
+                value = value.split(",")
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UsageError(f"--config {path}: {where} {key} must be a list of strings or a comma string")
+            settings[LIST_KEYS[key]] = ",".join(v.strip() for v in value)
+        elif key in SCALAR_KEYS:
+            if not isinstance(value, SCALAR_KEYS[key]) or isinstance(value, bool):
+                raise UsageError(f"--config {path}: {where} {key} has the wrong type ({type(value).__name__})")
+            settings[key] = value
+        else:
+            known = ", ".join(sorted({*LIST_KEYS.values(), *SCALAR_KEYS}))
+            raise UsageError(f"--config {path}: unknown key {key!r} in {where} (known: {known})")
+    if "out" in settings:
+        settings["out"] = (path.parent / settings["out"]) if not Path(settings["out"]).is_absolute() \
+            else Path(settings["out"])
+    if "timeout" in settings:
+        settings["timeout"] = float(settings["timeout"])
+    return settings
+
+
+def _items(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    return list(dict.fromkeys(items)) or None
+
+
+def _check_names(option: str, names: list[str] | None, known: list[str] | tuple[str, ...]) -> None:
+    for name in names or []:
+        if name not in known:
+            raise UsageError(f"--{option} {name}: unknown {option} (known: {', '.join(known)})")
+
+
+def resolve_settings(args: argparse.Namespace) -> RunSettings:
+    """Options from the command line over the config file over the defaults, validated."""
+    from infrabench.suites.backends.base import DTYPES
+    from infrabench.suites.registry import all_suites
+    from infrabench.suites.runner import BACKEND_ORDER, RunConfig
+
+    merged: dict[str, Any] = load_config_file(args.config) if args.config is not None else {}
+    for key in ("suite", "backend", "device", "dtype", "profile", "out", "timeout", "threads"):
+        value = getattr(args, key, None)
+        if value is not None:
+            merged[key] = value
+    profile = merged.get("profile", "quick")
+    if profile not in ("quick", "standard", "full"):
+        raise UsageError(f"--profile {profile}: must be quick, standard or full")
+    try:
+        suites_known = list(all_suites())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    suites = _items(merged.get("suite")) or suites_known
+    _check_names("suite", suites, suites_known)
+    backends = _items(merged.get("backend")) or list(BACKEND_ORDER)
+    _check_names("backend", backends, BACKEND_ORDER)
+    devices = _items(merged.get("device"))
+    for device in devices or []:
+        if not DEVICE_PATTERN.match(device):
+            raise UsageError(f"--device {device}: not a device name (e.g. cpu, cuda, cuda:0, mps, xpu:0, tpu:0)")
+    dtypes = _items(merged.get("dtype"))
+    _check_names("dtype", dtypes, DTYPES)
+    timeout = merged.get("timeout")
+    if timeout is not None and not timeout > 0:
+        raise UsageError(f"--timeout {timeout:g}: must be a positive number of seconds")
+    threads = merged.get("threads")
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads {threads}: must be at least 1")
+    out = Path(merged.get("out") or DEFAULT_OUT)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    config = RunConfig(suites=suites, backends=backends, devices=devices, dtypes=dtypes, profile=profile,
+                       timeout_s=timeout, threads=threads)
+    return RunSettings(config, out)
+
+
+# --- display -----------------------------------------------------------------------------------------
+
+def _result_line(result: Any) -> Text:
+    """One line per finished result, as it finishes (the figure is the raw median; run.json has the rest)."""
+    from rich.text import Text
+
+    from infrabench.suites.result import WORK_UNITS
+
+    line = Text("  ")
+    line.append(f"{result.status:<8}", style=STATUS_STYLE.get(result.status, ""))
+    line.append(result.fullname)
+    kind = next(iter(result.work), None)
+    if result.status == "ok" and result.samples_s and kind in WORK_UNITS:
+        scale, unit = WORK_UNITS[kind]
+        median = statistics.median(result.samples_s)
+        if median > 0:
+            line.append(f"  {result.work[kind] / median / scale:.4g} {unit}", style="bold")
+    elif result.reason:
+        line.append(f"  {result.reason}", style="dim")
+    return line
+
+
+class ResultProgress:
+    """A spinner per backend and a printed line per finished result."""
+
+    def __init__(self, console: Console):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = console
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=console, transient=True)
+        self.task: Any = None
+        self.count = 0
+
+    def __enter__(self) -> ResultProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: Any) -> None:
+        from rich.text import Text
+
+        if event.kind == "backend_start":
+            self.count = 0
+            self.console.print(f"[bold]{event.backend}[/]: worker started")
+            self.task = self.progress.add_task(f"{event.backend}: loading", total=None)
+        elif event.kind == "result" and event.result is not None:
+            self.count += 1
+            self.progress.console.print(_result_line(event.result))
+            if self.task is not None:
+                self.progress.update(self.task, description=f"{event.backend}: {self.count} result(s)")
+        elif event.kind == "backend_end" and event.outcome is not None:
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+                self.task = None
+            out = event.outcome
+            text = Text(f"{event.backend}: ")
+            text.append(out.status, style=STATUS_STYLE.get(out.status, ""))
+            text.append(f" in {out.duration_s or 0:.1f} s, {out.results} result(s)")
+            if out.reason:
+                text.append(f" ({out.reason})", style="dim")
+            self.progress.console.print(text)
+
+
+def print_summary(console: Console, run: dict[str, Any]) -> None:
+    """The run's results as one table: timed ones first, then those without timing, each with its reason."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"infrabench run {run['infrabench']['run_id']}", title_justify="left")
+    for col in ("suite", "benchmark", "backend", "device", "dtype", "status", "throughput", "% of peak", "!",
+                "note"):
+        table.add_column(col, overflow="fold", justify="right" if col in ("throughput", "% of peak") else "left")
+    skipped: dict[str, int] = {}
+    for entry in run["benchmarks"] + run["infrabench"]["results_without_timing"]:
+        info = entry["extra_info"]["infrabench"]
+        if info["status"] == "skipped":
+            key = f"{info['backend']}/{info['device']}: {info['reason']}"
+            skipped[key] = skipped.get(key, 0) + 1
+            continue
+        tp = info["throughput"]
+        pct = info["pct_of_peak"]
+        note = info["reason"] or ""
+        if info["suspicious"]:
+            note = f"suspicious: {info.get('suspicious_reason') or 'above the theoretical peak'}"
+        elif pct is None and info["status"] == "ok":
+            note = info["pct_of_peak_reason"] or ""
+        plain = (Text(v) for v in (info["suite"], entry["name"], info["backend"], info["device"], info["dtype"]))
+        table.add_row(*plain,
+                      Text(info["status"], style=STATUS_STYLE.get(info["status"], "")),
+                      "—" if tp is None else f"{tp['value']:.4g} {tp['unit']}",
+                      "—" if pct is None else f"{pct:.1f}%",
+                      Text("!", style="bold red") if info["suspicious"] else "", Text(note, style="dim"))
+    console.print(table)
+    if skipped:
+        console.print(f"{sum(skipped.values())} skipped (listed in run.json and the report):")
+        for reason, count in sorted(skipped.items()):
+            console.print(Text(f"  {count} x {reason}", style="dim"))
+    for warning in run["infrabench"].get("warnings") or []:
+        console.print(Text("warning: ", style="yellow") + Text(warning))
+
+
+def write_html_report(run: dict[str, Any], run_dir: Path) -> tuple[Path | None, str | None]:
+    """report.html through infrabench.reports.html.write_report when this version has it, else a note why not."""
+    try:
+        module = importlib.import_module("infrabench.reports.html")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("infrabench.reports.html", "infrabench.reports"):
+            raise
+        return None, "report.html not written: this version has no HTML report"
+    write = getattr(module, "write_report", None)
+    if write is None:
+        return None, "report.html not written: infrabench.reports.html has no write_report"
+    return Path(write(run, run_dir / REPORT_FILE)), None
+
+
+def _validate(validate_run: Any, data: dict[str, Any], path: Path) -> None:
+    import jsonschema
+
+    try:
+        validate_run(data)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise RuntimeError(f"{path} was written but does not match the run schema at {where}: "
+                           f"{exc.message[:200]}") from exc
+
+
+# --- command -----------------------------------------------------------------------------------------
+
+def run_command(args: argparse.Namespace) -> int:
+    """`infrabench run`; returns the exit code."""
+    from rich.console import Console
+
+    from infrabench import detect
+    from infrabench.runfile import build_run, new_run_id, validate_run, write_atomic
+    from infrabench.suites.runner import StopSignals, run
+
+    settings = resolve_settings(args)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # logs (CI) get a table wide enough to read, not 80 columns
+        console = Console(highlight=False, width=max(console.width, 160))
+    try:
+        settings.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {settings.out}: cannot create: {exc.strerror}") from None
+    config = settings.config
+    console.print(f"infrabench run: profile [bold]{config.profile}[/], suites {', '.join(config.suites)}, "
+                  f"backends {', '.join(config.ordered_backends())}; detecting this machine ...")
+    profile = detect().to_dict()
+    run_id = new_run_id()
+    run_dir = settings.out / run_id
+    run_dir.mkdir(parents=True)
+    journal = run_dir / JOURNAL_NAME
+    run_path = run_dir / RUN_FILE
+
+    with StopSignals() as stop:
+        with ResultProgress(console) as progress:
+            outcome = run(config, profile, journal, progress, stop=stop)
+        if outcome.interrupted:
+            console.print(f"[yellow]interrupted ({outcome.signal_name or 'signal'})[/]: "
+                          "writing run.json from the journal")
+        data = build_run(outcome.results, profile, config.to_dict(), outcome.backends,
+                         outcome.interrupted or stop.event.is_set(), run_id, journal.name,
+                         signal_name=stop.signal_name)
+        write_atomic(run_path, data)
+        _validate(validate_run, data, run_path)
+        report_path, note, report_error = None, None, None
+        if not stop.event.is_set():
+            try:
+                report_path, note = write_html_report(data, run_dir)
+            except Exception as exc:  # noqa: BLE001 - the run file is safe; the report failure is reported
+                report_error = f"{type(exc).__name__}: {exc}"
+        else:
+            note = "report.html not written: the run was interrupted"
+    print_summary(console, data)
+    console.print(f"run file: {run_path}", markup=False)
+    console.print(f"report:   {report_path}" if report_path else f"report:   {note or report_error}", markup=False)
+    if stop.event.is_set():
+        return EXIT_INTERRUPTED
+    if report_error:
+        print(f"infrabench: error: report.html failed: {report_error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
