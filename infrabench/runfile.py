@@ -221,7 +221,9 @@ def _entry(result: BenchResult, profile: Mapping[str, Any], timed: bool) -> dict
                 info["pct_of_peak"] = 100.0 * per_s / ceiling
                 info["suspicious"] = info["pct_of_peak"] > 100.0
                 if info["suspicious"]:
-                    info["suspicious_reason"] = suspicious_reason(peak, per_s, info["pct_of_peak"])
+                    info["suspicious_reason"], clock = suspicious_reason(peak, per_s, info["pct_of_peak"])
+                    if clock is not None:
+                        info["implied_clock_ghz"] = clock
         else:
             info["pct_of_peak_reason"] = f"no throughput: work {kind!r} has no unit" if kind else "no work recorded"
     name = f"{result.name}[{result.param_id}]" if result.params else result.name
@@ -235,12 +237,12 @@ def _entry(result: BenchResult, profile: Mapping[str, Any], timed: bool) -> dict
     }
 
 
-def suspicious_reason(peak: Mapping[str, Any], per_s: float, pct: float) -> str:
+def suspicious_reason(peak: Mapping[str, Any], per_s: float, pct: float) -> tuple[str, float | None]:
     """Why a figure above 100% of peak cannot be a fact, naming the likeliest culprit when the peak says it.
 
     A CPU peak whose clock is not the readable maximum (a VM's nominal clock from cpuinfo, no boost
     clock exposed) is a lower bound on the real peak: the measured rate then implies the clock the
-    cores really ran at, which is the useful thing to say.
+    cores really ran at, which is the useful thing to say. Returns the reason and that clock (GHz) if any.
     """
     basis = peak.get("basis") or {}
     source = str(basis.get("ghz_source") or "")
@@ -248,8 +250,30 @@ def suspicious_reason(peak: Mapping[str, Any], per_s: float, pct: float) -> str:
         implied_ghz = per_s / (basis["cores"] * basis["flops_per_cycle"] * 1e9)
         return (f"{pct:.0f}% of a peak computed at {basis['ghz']:g} GHz ({source}): the cores must have run "
                 f"at >= {implied_ghz:.2f} GHz, so that clock is below the real one (a peak lookup limit, "
-                "not a measured efficiency)")
-    return f"{pct:.0f}% of the theoretical peak is impossible: a measurement or peak lookup bug"
+                "not a measured efficiency)"), implied_ghz
+    return f"{pct:.0f}% of the theoretical peak is impossible: a measurement or peak lookup bug", None
+
+
+def suspicious_warnings(entries: list[dict[str, Any]]) -> list[str]:
+    """One warning per suspicious result, except that results blamed on the same low clock share one."""
+    warnings: list[str] = []
+    by_clock: dict[tuple[Any, str], list[dict[str, Any]]] = {}
+    for e in entries:
+        info = e["extra_info"]["infrabench"]
+        if not info["suspicious"]:
+            continue
+        if info.get("implied_clock_ghz") is None:
+            warnings.append(f"suspicious: {e['fullname']}: {info['suspicious_reason']}")
+            continue
+        basis = info["peak"]["basis"]
+        by_clock.setdefault((basis["ghz"], str(basis.get("ghz_source"))), []).append(e)
+    for (ghz, source), group in by_clock.items():
+        top = max(g["extra_info"]["infrabench"]["implied_clock_ghz"] for g in group)
+        names = ", ".join(g["fullname"] for g in group[:3]) + (f" and {len(group) - 3} more" if len(group) > 3 else "")
+        warnings.append(f"suspicious: {len(group)} result(s) exceed a CPU peak computed at {ghz:g} GHz ({source}); "
+                        f"they imply the cores ran at up to {top:.2f} GHz, so that clock is below the real one "
+                        f"(a peak lookup limit, not a measured efficiency): {names}")
+    return warnings
 
 
 def device_key(profile: Mapping[str, Any], device: str) -> str:
@@ -290,10 +314,7 @@ def build_run(results: Iterable[BenchResult], profile: dict[str, Any], config: d
         entry = _entry(result, profile, ok)
         (timed if ok else untimed).append(entry)
     _apply_best(timed, profile)
-    for e in timed:
-        info = e["extra_info"]["infrabench"]
-        if info["suspicious"]:
-            warnings.append(f"{e['fullname']}: {info['suspicious_reason']} (flagged suspicious)")
+    warnings.extend(suspicious_warnings(timed))
     if interrupted:
         warnings.append(f"the run was interrupted{f' by {signal_name}' if signal_name else ''}: "
                         "only the results finished before it are in this file")

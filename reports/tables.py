@@ -202,7 +202,10 @@ def pct_of_peak_cell(entry: Entry) -> Cell:
             return missing(_not_timed_reason(entry))
         return missing(_str(entry.ib.get("pct_of_peak_reason")) or "peak unknown")
     if is_suspicious(entry):
-        return Cell(f"{pct:.1f}% suspicious", _str(entry.ib.get("suspicious_reason")) or SUSPICIOUS_TEXT, "bad", pct)
+        clock = as_number(entry.ib.get("implied_clock_ghz"))
+        note = (f"the peak's clock is too low: this implies >= {clock:.2f} GHz (see Warnings)" if clock is not None
+                else SUSPICIOUS_TEXT)
+        return Cell(f"{pct:.1f}% suspicious", note, "bad", pct)
     return Cell(f"{pct:.1f}%", value=pct, css="num")
 
 
@@ -421,8 +424,8 @@ def warnings(run: dict[str, Any], all_entries: list[Entry]) -> list[dict[str, st
     for text in run_warnings:
         if "interrupted" in text and ib_run.get("interrupted") is True:
             continue
-        if any(text.startswith(f"{name}:") for name in suspicious_names):
-            continue  # restated below with its peak and source
+        if text.startswith("suspicious:") or any(text.startswith(f"{name}:") for name in suspicious_names):
+            continue  # restated below, one per result, with its peak and source
         out.append({"kind": "run", "subject": "run", "text": text})
     for e in all_entries:
         if is_suspicious(e):

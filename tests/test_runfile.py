@@ -106,9 +106,14 @@ def test_suspicious_cpu_figure_names_the_clock_it_implies() -> None:
     profile["cpu"]["peaks"][0].update(tflops=0.08, basis={
         "cores": 2, "ghz": 2.5, "ghz_source": "/proc/cpuinfo 'cpu MHz'", "flops_per_cycle": 16})
     r = result([0.02] * 3)  # 2e9 / 0.02 = 0.1 TFLOP/s = 2 cores x 16 FLOPs x 3.125 GHz
-    i = info(build([r], profile=profile), r.fullname)
+    r2 = result([0.022] * 3, params={"n": 16})
+    run = build([r, r2], profile=profile)
+    i = info(run, r.fullname)
     assert i["suspicious"] is True
+    [warning] = [w for w in run["infrabench"]["warnings"] if w.startswith("suspicious:")]
+    assert "2 result(s)" in warning and "up to 3.12 GHz" in warning
     assert "2.5 GHz" in i["suspicious_reason"] and ">= 3.12 GHz" in i["suspicious_reason"]
+    assert i["implied_clock_ghz"] == pytest.approx(3.125)
 
 
 def test_unknown_peaks_are_null_with_a_reason() -> None:
