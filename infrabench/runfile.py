@@ -33,6 +33,7 @@ from typing import Any
 
 from infrabench.errors import UsageError
 from infrabench.suites.journal import read_results
+from infrabench.suites.registry import compute_verdicts
 from infrabench.suites.result import WORK_UNITS, BenchResult
 
 SCHEMA_VERSION = "1.0"
@@ -308,6 +309,7 @@ def build_run(results: Iterable[BenchResult], profile: dict[str, Any], config: d
     """The run file's dict. `backends` maps name -> {status, reason, duration_s, ...} (or objects with to_dict)."""
     from infrabench import __version__
 
+    results = list(results)
     timed, untimed, warnings = [], [], []
     for raw in results:
         result, ok = _usable_samples(raw)
@@ -327,7 +329,8 @@ def build_run(results: Iterable[BenchResult], profile: dict[str, Any], config: d
         "infrabench": {
             "schema_version": SCHEMA_VERSION, "version": __version__, "run_id": run_id, "config": config,
             "backends": {k: (v.to_dict() if hasattr(v, "to_dict") else dict(v)) for k, v in backends.items()},
-            "results_without_timing": untimed, "verdicts": {}, "interrupted": interrupted,
+            "results_without_timing": untimed, "verdicts": compute_verdicts(results, profile, config),
+            "interrupted": interrupted,
             "journal": journal_name, "warnings": warnings,
         },
     }

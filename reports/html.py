@@ -60,6 +60,7 @@ def build_context(run: dict[str, Any]) -> dict[str, Any]:
     from markupsafe import Markup
 
     from . import plots
+    from .sections import build_sections, sectioned_suites
 
     entries = tables.entries(run)
     caches = [c for c in tables.as_list(tables.as_dict(tables.machine_profile(run).get("cpu")).get("caches"))
@@ -79,7 +80,8 @@ def build_context(run: dict[str, Any]) -> dict[str, Any]:
         "sweep_svg": Markup(sweep_svg) if sweep_svg else None,
         "latency_rows": tables.latency_rows(entries),
         "transfer_rows": tables.transfer_rows(entries),
-        "other_rows": tables.other_rows(entries),
+        "other_rows": tables.other_rows([e for e in entries if e.suite not in sectioned_suites()]),
+        "suite_sections": build_sections(run, entries),
         "warnings": tables.warnings(run, entries),
         "not_measured_rows": tables.not_measured_rows(entries),
         "skipped": {name: tables.skipped_count(entries, name) for name in ("matmul", "stream", "sweep", "latency",

@@ -22,6 +22,7 @@ class SuiteOptions:
     seed: int = 0
     machine: dict[str, Any] = field(default_factory=dict)  # MachineProfile.to_dict(), e.g. cpu caches, peaks
     threads: int | None = None  # CPU threads to pin (BLAS / torch / XLA); None: usable CPUs from the profile
+    suite_args: dict[str, Any] = field(default_factory=dict)  # suite-specific, JSON-able (e.g. dataload data_dir)
 
     def wants_device(self, device: str) -> bool:
         return self.devices is None or device in self.devices or device.split(":")[0] in self.devices

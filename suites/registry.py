@@ -20,6 +20,10 @@ SUITES: dict[str, str] = {
     "memory": "infrabench.suites.memory:run_suite",
 }
 
+# Suites whose results add up to a verdict: "module:function(results, profile, config) -> dict | None",
+# computed in the parent when the run file is written; it lands at run["infrabench"]["verdicts"][suite].
+VERDICTS: dict[str, str] = {}
+
 EXTRA_SUITES_ENV = "INFRABENCH_EXTRA_SUITES"
 
 
@@ -48,3 +52,17 @@ def load_suite(name: str) -> Callable[..., Any]:
     target = suites[name]
     module_name, _, func_name = target.partition(":")
     return getattr(importlib.import_module(module_name), func_name)
+
+
+def compute_verdicts(results: list[Any], profile: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Each registered suite's verdict over this run's results (suites absent from the run give none)."""
+    present = {r.suite for r in results}
+    verdicts: dict[str, Any] = {}
+    for suite, target in VERDICTS.items():
+        if suite not in present:
+            continue
+        module_name, _, func_name = target.partition(":")
+        verdict = getattr(importlib.import_module(module_name), func_name)(results, profile, config)
+        if verdict is not None:
+            verdicts[suite] = verdict
+    return verdicts

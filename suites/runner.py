@@ -51,6 +51,7 @@ class RunConfig:
     timeout_s: float | None = None  # per backend; None: DEFAULT_TIMEOUT_S[profile]
     threads: int | None = None
     seed: int = 0
+    suite_args: dict[str, Any] = field(default_factory=dict)  # passed to every suite as SuiteOptions.suite_args
 
     def backend_timeout_s(self) -> float:
         return self.timeout_s if self.timeout_s is not None else DEFAULT_TIMEOUT_S.get(self.profile, 1200.0)
@@ -167,6 +168,8 @@ def worker_command(backend: str, config: RunConfig, journal: Path, machine_path:
     cmd = [sys.executable, "-m", "infrabench.suites.worker", "--backend", backend,
            "--suites", ",".join(config.suites), "--profile", config.profile, "--seed", str(config.seed),
            "--journal", str(journal), "--machine", str(machine_path)]
+    if config.suite_args:
+        cmd += ["--suite-args", json.dumps(config.suite_args)]
     if config.devices:
         cmd += ["--devices", ",".join(config.devices)]
     if config.dtypes:

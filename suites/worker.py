@@ -171,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--journal", type=Path, required=True)
     p.add_argument("--machine", type=Path, help="MachineProfile JSON")
+    p.add_argument("--suite-args", default="{}", help="JSON object of suite-specific options")
     return p
 
 
@@ -179,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     machine = json.loads(args.machine.read_text()) if args.machine else {}
     opts = SuiteOptions(profile=args.profile, devices=_split(args.devices), dtypes=_split(args.dtypes),
-                        seed=args.seed, machine=machine, threads=args.threads)
+                        seed=args.seed, machine=machine, threads=args.threads,
+                        suite_args=json.loads(args.suite_args))
     marker("start", backend=args.backend, pid=os.getpid())
     rc = run_worker(args.backend, _split(args.suites) or [], opts, args.journal)
     marker("end")

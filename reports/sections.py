@@ -1,0 +1,41 @@
+"""Report sections that suites contribute: each suite beyond matmul and memory adds its own.
+
+A section builder takes the run dict and the report's entries and returns a `Section`, or None when
+the run holds nothing for it. Its template (a partial under templates/) is rendered with `section`
+(the Section) in scope; the same autoescaping applies. Register a builder by adding one line to
+`BUILDERS`; its suite's results then leave the generic "Other results" table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+# suite name -> "module:function" building its section (imported only when a run holds that suite)
+BUILDERS: dict[str, str] = {}
+
+
+@dataclass
+class Section:
+    id: str  # HTML id, e.g. "dataload"
+    title: str
+    template: str  # partial under reports/templates/, e.g. "_dataload.html.j2"
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def build_sections(run: dict[str, Any], entries: list[Any]) -> list[Section]:
+    suites_present = {e.suite for e in entries} | set((run.get("infrabench") or {}).get("verdicts") or {})
+    sections = []
+    for suite, target in BUILDERS.items():
+        if suite not in suites_present:
+            continue
+        module, _, func = target.partition(":")
+        section = getattr(importlib.import_module(module), func)(run, entries)
+        if section is not None:
+            sections.append(section)
+    return sections
+
+
+def sectioned_suites() -> set[str]:
+    return set(BUILDERS)
