@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from infrabench.probes.context import ProbeContext
     from infrabench.probes.profile import MachineProfile
 
-__all__ = ["__version__", "detect"]
+__all__ = ["__version__", "detect", "load"]
 
 
 def detect(ctx: ProbeContext | None = None) -> MachineProfile:
@@ -31,3 +31,10 @@ def detect(ctx: ProbeContext | None = None) -> MachineProfile:
     from infrabench.probes.profile import collect
 
     return collect(ctx)
+
+
+def load(paths):  # noqa: ANN001, ANN201 - str | PathLike | iterable of them -> pandas.DataFrame
+    """Run files as one pandas DataFrame: one row per benchmark per run, with machine columns (needs pandas)."""
+    from infrabench.data import load as _load
+
+    return _load(paths)

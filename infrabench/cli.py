@@ -36,7 +36,22 @@ def _parser() -> argparse.ArgumentParser:
 
     from infrabench.report_command import add_report_arguments
 
-    add_report_arguments(sub.add_parser("report", help="write a self-contained HTML report from a run file"))
+    add_report_arguments(sub.add_parser("report", help="write a self-contained HTML report from one or more run files"))
+
+    from infrabench.baseline_command import add_baseline_arguments
+
+    add_baseline_arguments(sub.add_parser("baseline", help="list, show or save AI/IT reference baselines"))
+    export = sub.add_parser("export", help="write a run file's results as CSV (one row per benchmark)")
+    export.add_argument("export_run", type=Path, metavar="RUN.json")
+    export.add_argument("--csv", dest="csv_out", type=Path, required=True, metavar="FILE")
+
+    from infrabench.compare_command import add_compare_arguments
+
+    add_compare_arguments(sub.add_parser("compare", help="compare two runs; exit 1 on a regression (CI gate)"))
+
+    from infrabench.ab_command import add_ab_arguments
+
+    add_ab_arguments(sub.add_parser("ab", help="interleaved A/B of two Python environments on this machine"))
     return parser
 
 
@@ -80,13 +95,40 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return report_command(args)
 
 
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from infrabench.baseline_command import baseline_command
+
+    return baseline_command(args)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from infrabench.data import export_csv
+
+    n = export_csv(args.export_run, args.csv_out)
+    print(f"wrote {args.csv_out} ({n} rows)")
+    return EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from infrabench.compare_command import compare_command
+
+    return compare_command(args)
+
+
+def _cmd_ab(args: argparse.Namespace) -> int:
+    from infrabench.ab_command import ab_command
+
+    return ab_command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    handler = {"probe": _cmd_probe, "run": _cmd_run, "report": _cmd_report}[args.command]
+    handler = {"probe": _cmd_probe, "run": _cmd_run, "report": _cmd_report,
+               "compare": _cmd_compare, "ab": _cmd_ab, "baseline": _cmd_baseline, "export": _cmd_export}[args.command]
     try:
         return handler(args)
     except UsageError as exc:

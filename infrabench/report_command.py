@@ -1,7 +1,9 @@
-"""`infrabench report RUN.json [-o FILE.html]`: one self-contained HTML report from a run file.
+"""`infrabench report RUN.json [MORE.json …] [-o FILE.html]`: one self-contained HTML report.
 
-Stays light like the rest of the CLI: jinja2 and matplotlib are imported only when a report is
-rendered, never torch or jax. Bad input is one UsageError line (exit 2 through the CLI's handler).
+One run file: its full report (verdict, scorecard, baselines, every suite). Several: the runs side
+by side (the same benchmarks, ratios to the first). Stays light like the rest of the CLI: jinja2
+and matplotlib are imported only when a report is rendered, never torch or jax. Bad input is one
+UsageError line (exit 2 through the CLI's handler).
 """
 
 from __future__ import annotations
@@ -14,31 +16,44 @@ from infrabench.errors import UsageError
 from infrabench.runfile import load_run
 
 DEFAULT_NAME = "report.html"
+DEFAULT_MULTI_NAME = "comparison-report.html"
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_file", type=Path, metavar="RUN.json", help="run file written by `infrabench run`")
+    parser.add_argument("run_files", type=Path, nargs="+", metavar="RUN.json",
+                        help="run file(s) written by `infrabench run`; several are shown side by side")
     parser.add_argument("-o", "--output", type=Path, metavar="FILE.html",
-                        help=f"where to write the report (default: {DEFAULT_NAME} beside RUN.json)")
+                        help=f"where to write the report (default: {DEFAULT_NAME} beside RUN.json, or "
+                             f"{DEFAULT_MULTI_NAME} beside the first of several)")
 
 
-def output_path(run_file: Path, output: Path | None) -> Path:
-    out = output if output is not None else run_file.parent / DEFAULT_NAME
+def output_path(run_file: Path, output: Path | None, name: str = DEFAULT_NAME) -> Path:
+    out = output if output is not None else run_file.parent / name
     if out.is_dir():
-        raise UsageError(f"--output {out}: is a directory; give a file name such as {out / DEFAULT_NAME}")
+        raise UsageError(f"--output {out}: is a directory; give a file name such as {out / name}")
     if not out.parent.is_dir():
         raise UsageError(f"--output {out}: directory {out.parent} does not exist")
     return out
 
 
 def report_command(args: argparse.Namespace) -> int:
-    run_file: Path = args.run_file
-    run = load_run(run_file)
-    out = output_path(run_file, args.output)
-    from infrabench.reports.html import write_report
+    files: list[Path] = args.run_files
+    runs = [load_run(f) for f in files]
+    from infrabench.reports.baselines import load_all
+    from infrabench.reports.html import write_html, write_report
 
+    baselines = load_all()
+    if len(runs) == 1:
+        out = output_path(files[0], args.output)
+        writer = lambda: write_report(runs[0], out, baselines)  # noqa: E731
+    else:
+        from infrabench.reports.multi import LabelledRun, render_multi
+
+        out = output_path(files[0], args.output, DEFAULT_MULTI_NAME)
+        labelled = [LabelledRun(str(f), r) for f, r in zip(files, runs, strict=True)]
+        writer = lambda: write_html(render_multi(labelled, baselines), out)  # noqa: E731
     try:
-        written = write_report(run, out)
+        written = writer()
     except PermissionError as exc:
         raise UsageError(f"--output {out}: cannot write: {exc.strerror or exc}") from None
     print(f"wrote {written} ({written.stat().st_size / 1e3:.0f} kB)", file=sys.stdout)

@@ -54,6 +54,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, metavar="S",
                         help="time limit per backend in seconds (default by profile: quick 150)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads to pin (default: usable CPUs)")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        help="dataload: where datasets are generated (default: inside the run directory)")
+    parser.add_argument("--keep-data", action="store_true", default=None,
+                        help="dataload: keep the generated datasets (default: removed at the end)")
 
 
 # --- settings ----------------------------------------------------------------------------------------
@@ -323,9 +327,24 @@ def run_command(args: argparse.Namespace) -> int:
     journal = run_dir / JOURNAL_NAME
     run_path = run_dir / RUN_FILE
 
+    data_dir = None
+    if "dataload" in config.suites:
+        from infrabench.suites.dataload import rundata
+
+        try:
+            data_dir = rundata.prepare(getattr(args, "data_dir", None), bool(getattr(args, "keep_data", False)),
+                                       run_dir)
+        except OSError as exc:
+            raise UsageError(f"--data-dir {args.data_dir}: cannot create: {exc.strerror}") from None
+        config.suite_args = {**config.suite_args, "data_dir": str(data_dir.path), "keep_data": data_dir.keep}
+
     with StopSignals() as stop:
         with ResultProgress(console) as progress:
-            outcome = run(config, profile, journal, progress, stop=stop)
+            try:
+                outcome = run(config, profile, journal, progress, stop=stop)
+            finally:
+                if data_dir is not None:
+                    data_dir.cleanup()
         if outcome.interrupted:
             console.print(f"[yellow]interrupted ({outcome.signal_name or 'signal'})[/]: "
                           "writing run.json from the journal")
@@ -343,6 +362,9 @@ def run_command(args: argparse.Namespace) -> int:
         else:
             note = "report.html not written: the run was interrupted"
     print_summary(console, data)
+    if data_dir is not None and (no_space := rundata.no_space_error(outcome.results, config.suites)):
+        print(f"infrabench: error: {no_space}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     console.print(f"run file: {run_path}", markup=False)
     console.print(f"report:   {report_path}" if report_path else f"report:   {note or report_error}", markup=False)
     if stop.event.is_set():

@@ -55,12 +55,13 @@ def _header(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_context(run: dict[str, Any]) -> dict[str, Any]:
-    """Everything the template shows, computed from the run file alone."""
+def build_context(run: dict[str, Any], baselines: list[Any] | None = None) -> dict[str, Any]:
+    """Everything the template shows, computed from the run file and the baselines (default: bundled and user's)."""
     from markupsafe import Markup
 
     from . import plots
     from .sections import build_sections, sectioned_suites
+    from .summary_context import summary_context
 
     entries = tables.entries(run)
     caches = [c for c in tables.as_list(tables.as_dict(tables.machine_profile(run).get("cpu")).get("caches"))
@@ -89,6 +90,7 @@ def build_context(run: dict[str, Any]) -> dict[str, Any]:
         "notes": tables.timing_notes(entries),
         "suspicious_text": tables.SUSPICIOUS_TEXT,
         "noisy_fraction_pct": round(100 * tables.NOISY_IQR_FRACTION),
+        **summary_context(run, entries, baselines),
     }
 
 
@@ -109,15 +111,14 @@ def _chart_peaks(entries: list[tables.Entry]) -> list[dict[str, str]]:
     return [seen[k] for k in sorted(seen)]
 
 
-def render_report(run: dict[str, Any]) -> str:
+def render_report(run: dict[str, Any], baselines: list[Any] | None = None) -> str:
     """The report as one HTML string."""
-    return _environment().get_template("report.html.j2").render(**build_context(run))
+    return _environment().get_template("report.html.j2").render(**build_context(run, baselines))
 
 
-def write_report(run: dict[str, Any], path: Path) -> Path:
-    """Render and write atomically (temporary file in the same folder, then rename): never a half-written report."""
+def write_html(html: str, path: Path) -> Path:
+    """Write atomically (temporary file in the same folder, then rename): never a half-written report."""
     path = Path(path)
-    html = render_report(run)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -128,3 +129,8 @@ def write_report(run: dict[str, Any], path: Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_report(run: dict[str, Any], path: Path, baselines: list[Any] | None = None) -> Path:
+    """Render one run's report and write it atomically."""
+    return write_html(render_report(run, baselines), path)

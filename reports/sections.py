@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # suite name -> "module:function" building its section (imported only when a run holds that suite)
-BUILDERS: dict[str, str] = {}
+BUILDERS: dict[str, str] = {
+    "train": "infrabench.reports.section_train:build",
+    "dataload": "infrabench.reports.section_dataload:build",
+}
 
 
 @dataclass

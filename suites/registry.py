@@ -18,11 +18,16 @@ from typing import Any
 SUITES: dict[str, str] = {
     "matmul": "infrabench.suites.matmul:run_suite",
     "memory": "infrabench.suites.memory:run_suite",
+    "train": "infrabench.suites.train.suite:run_suite",
+    "dataload": "infrabench.suites.dataload.suite:run_suite",
 }
 
 # Suites whose results add up to a verdict: "module:function(results, profile, config) -> dict | None",
 # computed in the parent when the run file is written; it lands at run["infrabench"]["verdicts"][suite].
-VERDICTS: dict[str, str] = {}
+VERDICTS: dict[str, str] = {
+    "train": "infrabench.suites.train.summary:verdict",
+    "dataload": "infrabench.suites.dataload.verdict:verdict",
+}
 
 EXTRA_SUITES_ENV = "INFRABENCH_EXTRA_SUITES"
 

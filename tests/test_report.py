@@ -225,7 +225,7 @@ def test_hostile_strings_are_escaped_everywhere(run: dict) -> None:
     assert "<img" not in lowered
     assert "onerror=alert(1)>" not in lowered
     svgs = re.findall(r"<svg.*?</svg>", out, re.S)
-    assert len(svgs) == 2
+    assert len(svgs) == 4  # matmul, sweep, baseline comparison, roofline
     assert any("&lt;script&gt;" in svg for svg in svgs), "the hostile label must reach the chart, escaped"
 
 

@@ -1,0 +1,171 @@
+"""`infrabench ab --a PYTHON_A --b PYTHON_B`: interleaved A/B of two Python environments on this machine.
+
+K rounds (default 10, at least 7) in alternating order (A B, B A, A B, ...), each side an `infrabench
+run` in a fresh process of its own Python, so drift in clocks, heat and neighbours' load hits both
+sides alike. Round i of A is paired with round i of B: per benchmark, each side's value for a round is
+that round's median, and the gate uses Wilcoxon signed-rank on the paired log ratios with a paired
+bootstrap interval. A is the base, B the candidate: "regression" means B is slower.
+
+Both Pythons need infrabench importable (installed, or this source checkout on PYTHONPATH, which is
+added when it helps). Outputs and exit codes are those of `infrabench compare`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from infrabench.compare_command import add_gate_arguments, finish, gate_settings
+from infrabench.errors import UsageError
+
+MIN_ROUNDS, DEFAULT_ROUNDS = 7, 10
+DEFAULT_OUT = Path("infrabench-ab")
+IMPORT_CHECK_TIMEOUT_S = 60.0
+RUN_OPTIONS = ("suite", "backend", "device", "dtype", "profile", "timeout", "threads")
+
+
+def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--a", required=True, metavar="PYTHON_A",
+                        help="base Python interpreter (e.g. venv-a/bin/python)")
+    parser.add_argument("--b", required=True, metavar="PYTHON_B", help="candidate Python interpreter")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, metavar="K",
+                        help=f"rounds per side, alternating order (default {DEFAULT_ROUNDS}, minimum {MIN_ROUNDS})")
+    parser.add_argument("--suite", metavar="LIST", help="run option: comma-separated suites")
+    parser.add_argument("--backend", metavar="LIST", help="run option: comma-separated backends")
+    parser.add_argument("--device", metavar="LIST", help="run option: comma-separated devices")
+    parser.add_argument("--dtype", metavar="LIST", help="run option: dtypes")
+    parser.add_argument("--profile", choices=("quick", "standard", "full"), help="run option: run size")
+    parser.add_argument("--timeout", type=float, metavar="S", help="run option: time limit per backend")
+    parser.add_argument("--threads", type=int, metavar="N", help="run option: CPU threads to pin")
+    parser.add_argument("--a-args", default="", metavar="ARGS", help="extra `infrabench run` options for A only, "
+                        "e.g. '--threads 2'")
+    parser.add_argument("--b-args", default="", metavar="ARGS", help="extra `infrabench run` options for B only")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                        help=f"where each round's run files go (default ./{DEFAULT_OUT})")
+    add_gate_arguments(parser)
+
+
+def _checkout_root() -> Path | None:
+    import infrabench
+
+    root = Path(infrabench.__file__).resolve().parent.parent
+    return root if (root / "probes" / "profile.py").is_file() else None
+
+
+def child_env(python: str, side: str) -> dict[str, str]:
+    """The environment in which `python -m infrabench.cli` works, or UsageError saying why it does not."""
+    env = dict(os.environ)
+    attempts = [env]
+    root = _checkout_root()
+    if root is not None:
+        attempts.append({**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))})
+    last = ""
+    for attempt in attempts:
+        try:
+            proc = subprocess.run([python, "-c", "import infrabench.cli"], capture_output=True, text=True,
+                                  env=attempt, timeout=IMPORT_CHECK_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise UsageError(f"--{side} {python}: no such interpreter") from None
+        except PermissionError:
+            raise UsageError(f"--{side} {python}: not executable") from None
+        except subprocess.TimeoutExpired:
+            raise UsageError(f"--{side} {python}: did not start within {IMPORT_CHECK_TIMEOUT_S:g} s") from None
+        if proc.returncode == 0:
+            return attempt
+        last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+    raise UsageError(f"--{side} {python}: cannot import infrabench ({last}); install it in that environment")
+
+
+def _run_options(args: argparse.Namespace) -> list[str]:
+    opts: list[str] = []
+    for key in RUN_OPTIONS:
+        value = getattr(args, key)
+        if value is not None:
+            opts += [f"--{key}", str(value)]
+    return opts
+
+
+def _find_run_file(folder: Path) -> Path | None:
+    found = sorted(folder.glob("*/run.json"))
+    return found[-1] if found else None
+
+
+def run_round(python: str, env: dict[str, str], options: list[str], out: Path, label: str) -> Path:
+    """One `infrabench run` in a fresh process; its run file, or UsageError (harness error, exit 2)."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "run.log"
+    with open(log, "w") as fh:
+        proc = subprocess.run([python, "-m", "infrabench.cli", "run", *options, "--out", str(out)], env=env,
+                              stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    run_file = _find_run_file(out)
+    if proc.returncode != 0 or run_file is None:
+        tail = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"{label}: infrabench run exited with {proc.returncode} ({tail}); log: {log}")
+    return run_file
+
+
+def paired_set(run_files: list[Path], source: str) -> Any:
+    """A BenchSet whose samples are one median per round, for benchmarks ok in every round."""
+    import numpy as np
+
+    from infrabench.compare_command import load_bench_set
+    from infrabench.reports.gate.load import Bench, BenchSet
+
+    rounds = [load_bench_set(p) for p in run_files]
+    names = list(dict.fromkeys(n for r in rounds for n in r.benches))
+    benches: dict[str, Bench] = {}
+    for name in names:
+        per_round = [r.benches.get(name) for r in rounds]
+        bad = [(i, b) for i, b in enumerate(per_round) if b is None or not b.comparable]
+        first = next(b for b in per_round if b is not None)
+        if bad:
+            i, b = bad[0]
+            why = "absent" if b is None else f"{b.status}: {b.reason}"
+            benches[name] = Bench(name, [], "failed", f"round {i + 1}: {why}", first.device, first.group)
+        else:
+            meds = [float(np.median(b.samples)) for b in per_round if b is not None]
+            benches[name] = Bench(name, meds, "ok", None, first.device, first.group)
+    return BenchSet(source, "ab", benches, rounds[0].machine_info, paired=True, label=source)
+
+
+def ab_command(args: argparse.Namespace) -> int:
+    from infrabench.reports.gate import compare
+    from infrabench.reports.gate.fingerprint import machine_diffs
+
+    if args.rounds < MIN_ROUNDS:
+        raise UsageError(f"--rounds {args.rounds}: at least {MIN_ROUNDS} (fewer cannot reach a useful p)")
+    settings, _ = gate_settings(args)
+    try:
+        extra = {"a": shlex.split(args.a_args), "b": shlex.split(args.b_args)}
+    except ValueError as exc:
+        raise UsageError(f"--a-args/--b-args: {exc}") from None
+    pythons = {"a": args.a, "b": args.b}
+    envs = {side: child_env(py, side) for side, py in pythons.items()}
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: cannot create: {exc.strerror}") from None
+    options = _run_options(args)
+    files: dict[str, list[Path]] = {"a": [], "b": []}
+    for i in range(args.rounds):
+        order = ("a", "b") if i % 2 == 0 else ("b", "a")
+        for side in order:
+            label = f"round {i + 1}/{args.rounds} {side.upper()}"
+            print(f"{label}: {pythons[side]}", file=sys.stderr, flush=True)
+            files[side].append(run_round(pythons[side], envs[side], options + extra[side],
+                                         args.out / side / f"round-{i + 1:02d}", label))
+    base = paired_set(files["a"], f"A: {args.a} {args.a_args}".strip())
+    new = paired_set(files["b"], f"B: {args.b} {args.b_args}".strip())
+    diffs = machine_diffs(base.machine_info, new.machine_info)  # software may differ by design: shown, not refused
+    comparison = compare(base, new, settings, diffs, True)
+    details = {"ab": {"rounds": args.rounds, "order": "alternating, A first in odd rounds",
+                      "run_files": {k: [str(p) for p in v] for k, v in files.items()},
+                      "round_medians_s": {n: {"a": base.benches[n].samples, "b": new.benches[n].samples}
+                                          for n in base.benches if n in new.benches
+                                          and base.benches[n].comparable and new.benches[n].comparable}}}
+    return finish(comparison, args, details)

@@ -1,0 +1,71 @@
+"""`infrabench baseline list | show NAME | save NAME --from RUN.json [--class ai|it]`.
+
+Bundled baselines ship with the package; saved ones go to the user baseline folder
+($INFRABENCH_BASELINE_DIR, else $XDG_DATA_HOME/infrabench/baselines), with the run file kept beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from infrabench.errors import UsageError
+
+
+def add_baseline_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="baseline_action", metavar="ACTION")
+    sub.add_parser("list", help="name, class and source kinds of every baseline")
+    show = sub.add_parser("show", help="every figure of one baseline with its provenance")
+    show.add_argument("name", metavar="NAME")
+    save = sub.add_parser("save", help="save a run's figures as a user baseline")
+    save.add_argument("name", metavar="NAME")
+    save.add_argument("--from", dest="run_file", type=Path, required=True, metavar="RUN.json")
+    save.add_argument("--class", dest="cls", choices=("ai", "it"), default="it",
+                      help="the class this machine belongs to (default it)")
+
+
+def _list(out) -> int:
+    from infrabench.reports.baselines import load_all, user_dir
+
+    baselines = load_all()
+    width = max(len(b.name) for b in baselines) if baselines else 4
+    out.write(f"{'NAME':<{width}}  CLASS  ORIGIN   SOURCES\n")
+    for b in baselines:
+        out.write(f"{b.name:<{width}}  {b.cls.upper():<5}  {b.origin:<7}  {', '.join(b.source_kinds()) or '—'}\n")
+    out.write(f"user baselines: {user_dir()}\n")
+    return 0
+
+
+def _show(name: str, out) -> int:
+    from infrabench.reports.baselines import find
+
+    b = find(name)
+    out.write(f"{b.name} ({b.cls.upper()}, {b.origin}: {b.path})\n{b.description}\n")
+    for key in sorted(b.figures):
+        f = b.figures[key]
+        out.write(f"  {key}: {f.value:g} {f.unit}\n    {f.provenance.text()}\n")
+        if f.note:
+            out.write(f"    note: {f.note}\n")
+    return 0
+
+
+def _save(args: argparse.Namespace, out) -> int:
+    from infrabench.reports.baselines import save_from_run
+    from infrabench.runfile import load_run
+
+    run = load_run(args.run_file)
+    path = save_from_run(args.name, run, args.run_file, args.cls)
+    out.write(f"saved baseline {args.name} ({args.cls.upper()}) to {path}\n")
+    return 0
+
+
+def baseline_command(args: argparse.Namespace) -> int:
+    action = getattr(args, "baseline_action", None)
+    if action == "list":
+        return _list(sys.stdout)
+    if action == "show":
+        return _show(args.name, sys.stdout)
+    if action == "save":
+        return _save(args, sys.stdout)
+    raise UsageError("baseline: give an action: list, show NAME or save NAME --from RUN.json")

@@ -1,0 +1,223 @@
+"""`infrabench compare BASE NEW`: noise-aware verdict per benchmark, and exit 1 on a regression.
+
+BASE and NEW are infrabench run files or pytest-benchmark saved runs (matched on fullname). Settings come
+from `--config FILE`, else ./infrabench.toml ([gate]), else ./pyproject.toml ([tool.infrabench.gate]):
+
+    [tool.infrabench.gate]
+    threshold = "10%"              # CPU default (a fraction such as 0.1 works too)
+    accelerator_threshold = "5%"
+    alpha = 0.01
+    strict = false
+    [tool.infrabench.gate.thresholds]   # per benchmark, glob on fullname, first match wins
+    "memory/*" = "15%"
+
+Command-line options win. Exit codes: 0 pass, 1 regression (or inconclusive with --strict),
+2 bad input (one line on stderr). Never imports torch or jax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from infrabench.errors import UsageError
+
+if TYPE_CHECKING:
+    from infrabench.reports.gate import BenchSet, Comparison, GateSettings
+
+GATE_KEYS = {"threshold", "accelerator_threshold", "alpha", "strict", "allow_different_machines", "thresholds"}
+
+
+def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `compare` and `ab`: thresholds, strictness and the output files."""
+    parser.add_argument("--threshold", metavar="PCT",
+                        help="regression threshold for every benchmark, e.g. 10%% or 0.1 "
+                             "(default 10%% CPU, 5%% accelerators; per-benchmark globs in the config still apply)")
+    parser.add_argument("--alpha", type=float, metavar="A", help="family-wise error rate (default 0.01)")
+    parser.add_argument("--strict", action="store_true", default=None, help="inconclusive benchmarks fail the gate")
+    parser.add_argument("--allow-different-machines", action="store_true", default=None,
+                        help="compare even when the machine fingerprints differ")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML with [tool.infrabench.gate] (pyproject.toml) or [gate] (infrabench.toml)")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown summary (PR comment)")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one test case per benchmark")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="write comparison.json: every number behind each verdict")
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("base", type=Path, metavar="BASE", help="baseline run file (infrabench or pytest-benchmark)")
+    parser.add_argument("new", type=Path, metavar="NEW", help="new run file (infrabench or pytest-benchmark)")
+    add_gate_arguments(parser)
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+def parse_fraction(value: Any, where: str) -> float:
+    """"10%", "10 %", 0.1 -> 0.1; anything else, or not in (0, 10), is a UsageError."""
+    try:
+        if isinstance(value, str):
+            text = value.strip()
+            number = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"{where} {value!r}: not a threshold (write e.g. 10% or 0.1)") from None
+    if not 0.0 < number < 10.0:
+        raise UsageError(f"{where} {value!r}: must be above 0% and below 1000%")
+    return number
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+
+
+def gate_table(config: Path | None, cwd: Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """The gate table and where it came from: --config, else ./infrabench.toml, else ./pyproject.toml."""
+    cwd = cwd or Path.cwd()
+    candidates = [config] if config is not None else [cwd / "infrabench.toml", cwd / "pyproject.toml"]
+    for path in candidates:
+        if config is None and not path.is_file():
+            continue
+        data = _read_toml(path)
+        if "tool" in data or path.name == "pyproject.toml":
+            table, where = data.get("tool", {}).get("infrabench", {}).get("gate"), "[tool.infrabench.gate]"
+        else:
+            table, where = data.get("gate"), "[gate]"
+        if table is None:
+            if config is not None:
+                raise UsageError(f"--config {path}: no {where} table")
+            continue
+        if not isinstance(table, dict):
+            raise UsageError(f"{path}: {where} must be a table")
+        unknown = set(table) - GATE_KEYS
+        if unknown:
+            known = ", ".join(sorted(GATE_KEYS))
+            raise UsageError(f"{path}: unknown key {sorted(unknown)[0]!r} in {where} (known: {known})")
+        return table, f"{path} {where}"
+    return {}, None
+
+
+def gate_settings(args: argparse.Namespace) -> tuple[GateSettings, bool]:
+    """GateSettings from the command line over the config file over the defaults; and allow_different_machines."""
+    from infrabench.reports.gate import GateSettings
+
+    table, where = gate_table(getattr(args, "config", None))
+    settings = GateSettings()
+    src = where or "config"
+    if "threshold" in table:
+        settings.cpu_threshold = parse_fraction(table["threshold"], f"{src} threshold")
+    if "accelerator_threshold" in table:
+        settings.accelerator_threshold = parse_fraction(table["accelerator_threshold"], f"{src} accelerator_threshold")
+    if "alpha" in table:
+        settings.alpha = float(table["alpha"]) if isinstance(table["alpha"], (int, float)) else -1.0
+    if "strict" in table:
+        settings.strict = bool(table["strict"])
+    overrides = table.get("thresholds", {})
+    if not isinstance(overrides, dict):
+        raise UsageError(f"{src} thresholds must be a table of glob = threshold")
+    settings.overrides = [(str(k), parse_fraction(v, f"{src} thresholds {k!r}")) for k, v in overrides.items()]
+    if args.threshold is not None:
+        settings.cpu_threshold = settings.accelerator_threshold = parse_fraction(args.threshold, "--threshold")
+    if args.alpha is not None:
+        settings.alpha = args.alpha
+    if not 0.0 < settings.alpha < 0.5:
+        raise UsageError(f"alpha {settings.alpha:g}: must be between 0 and 0.5")
+    if args.strict:
+        settings.strict = True
+    allow = bool(args.allow_different_machines) if args.allow_different_machines is not None \
+        else bool(table.get("allow_different_machines", False))
+    for opt in ("markdown", "junit", "json"):
+        path = getattr(args, opt, None)
+        if path is not None and (path.is_dir() or not path.parent.is_dir()):
+            raise UsageError(f"--{opt} {path}: not a writable file path (is it a directory, or is its folder missing?)")
+    return settings, allow
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+def load_bench_set(path: Path) -> BenchSet:
+    """An infrabench run file (validated against the run schema) or a pytest-benchmark saved run."""
+    from infrabench.reports.gate import GateInputError, bench_set
+    from infrabench.runfile import load_run
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such run file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a run file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc}); is the file truncated?") from None
+    if isinstance(data, dict) and "infrabench" in data:
+        data = load_run(path)
+    try:
+        return bench_set(data, str(path))
+    except GateInputError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# --- running the gate --------------------------------------------------------------------------------
+
+def finish(comparison: Comparison, args: argparse.Namespace, extra: dict[str, Any] | None = None) -> int:
+    """Print the table, write the requested files, return the exit code (0 pass, 1 fail)."""
+    from rich.console import Console
+
+    from infrabench.reports.gate import outputs
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 160))
+    outputs.print_terminal(console, comparison)
+    written = []
+    if args.markdown is not None:
+        written.append(outputs.write_text(args.markdown, outputs.markdown(comparison)))
+    if args.junit is not None:
+        written.append(outputs.write_text(args.junit, outputs.junit(comparison)))
+    if args.json is not None:
+        written.append(outputs.write_text(args.json, outputs.to_json(comparison, extra)))
+    for path in written:
+        console.print(f"wrote {path}", markup=False)
+    return comparison.exit_code
+
+
+def compare_files(base_path: Path, new_path: Path, settings: GateSettings, allow_different: bool) -> Comparison:
+    """Load both files, check the fingerprints, compare; UsageError for anything that cannot be gated."""
+    from infrabench.reports.gate import compare
+    from infrabench.reports.gate.fingerprint import machine_diffs
+
+    base, new = load_bench_set(base_path), load_bench_set(new_path)
+    diffs = machine_diffs(base.machine_info, new.machine_info)
+    if diffs and not allow_different:
+        fields = "; ".join(f"{d.field}: {d.base} -> {d.new}" for d in diffs)
+        raise UsageError(f"the runs come from different machines or software ({fields}); "
+                         "pass --allow-different-machines to compare anyway")
+    if not set(base.benches) & set(new.benches):
+        raise UsageError(f"{base_path} and {new_path} have no benchmark in common (matched on fullname)")
+    return compare(base, new, settings, diffs, allow_different)
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    settings, allow = gate_settings(args)
+    return finish(compare_files(args.base, args.new, settings, allow), args)

@@ -1,0 +1,14 @@
+"""Comparing two runs and gating CI on the result: noise-aware verdicts per benchmark.
+
+`load.bench_set(data, source)` turns an infrabench run file or a pytest-benchmark saved run (already
+parsed JSON) into a `BenchSet`; `verdict.compare(base, new, settings)` gives a `Comparison` with one
+`BenchVerdict` per benchmark and every number behind it; `outputs` renders it (terminal, Markdown,
+JUnit XML, JSON). Nothing here runs a benchmark or reads the command line.
+"""
+
+from __future__ import annotations
+
+from infrabench.reports.gate.load import BenchSet, GateInputError, bench_set
+from infrabench.reports.gate.verdict import Comparison, GateSettings, compare
+
+__all__ = ["BenchSet", "Comparison", "GateInputError", "GateSettings", "bench_set", "compare"]

@@ -1,0 +1,60 @@
+"""Machine fingerprints: the fields that make two runs comparable, and which of them differ.
+
+An infrabench run carries the MachineProfile (machine_info.infrabench): CPU model and core counts,
+accelerator names/SKUs and drivers, Python, numpy, BLAS, torch and jax versions. A pytest-benchmark
+file has only pytest-benchmark's machine_info (CPU brand, count, Python, architecture, OS): fields are
+compared only where both files have them. Clocks, temperatures and host names are deliberately left
+out: they vary between runs on the same machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infrabench.reports.gate.verdict import FieldDiff
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def fingerprint(machine_info: dict[str, Any]) -> dict[str, Any]:
+    """Flat {field: value} of what identifies the machine and software; unknown values are left out."""
+    fp: dict[str, Any] = {
+        "cpu.model": _get(machine_info, "cpu", "brand_raw"),
+        "cpu.logical_cpus": _get(machine_info, "cpu", "count"),
+        "machine": machine_info.get("machine"),
+        "system": machine_info.get("system"),
+        "python": machine_info.get("python_version"),
+        "python_implementation": machine_info.get("python_implementation"),
+    }
+    profile = machine_info.get("infrabench")
+    if isinstance(profile, dict):
+        cpu = profile.get("cpu") or {}
+        sw = profile.get("software") or {}
+        fp.update({
+            "cpu.model": cpu.get("model_name") or fp["cpu.model"],
+            "cpu.microarchitecture": cpu.get("microarchitecture"),
+            "cpu.usable_cpus": cpu.get("usable_cpus"),
+            "numpy": sw.get("numpy_version"),
+            "blas": _get(sw, "numpy_blas_build", "name") and
+            f"{_get(sw, 'numpy_blas_build', 'name')} {_get(sw, 'numpy_blas_build', 'version')}",
+            "torch": _get(sw, "torch", "version") if _get(sw, "torch", "installed") else None,
+            "jax": _get(sw, "jax", "version") if _get(sw, "jax", "installed") else None,
+        })
+        accs = [a for a in profile.get("accelerators") or [] if isinstance(a, dict)]
+        fp["accelerators"] = sorted(str(a.get("sku") or a.get("name")) for a in accs) or None
+        drivers = sorted({str(a.get("driver_version") or a.get("driver")) for a in accs
+                          if a.get("driver_version") or a.get("driver")})
+        fp["accelerator_driver"] = drivers or None
+    return {k: v for k, v in fp.items() if v is not None}
+
+
+def machine_diffs(base_info: dict[str, Any], new_info: dict[str, Any]) -> list[FieldDiff]:
+    """Fields known in both fingerprints whose values differ."""
+    a, b = fingerprint(base_info), fingerprint(new_info)
+    return [FieldDiff(k, a[k], b[k]) for k in a if k in b and a[k] != b[k]]

@@ -1,0 +1,84 @@
+"""Several runs side by side: the same benchmarks, each run's figure and its ratio to the first run.
+
+Ratios are only as good as the runs: on a shared or noisy machine, compare runs measured close in
+time, and read the report of each run for its own spread and warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .baselines import Baseline, load_all
+from .compare_baselines import compare_run
+from .run_figures import FIGURES, run_figures
+from .scorecard import build_scorecard
+from .tables import Cell, as_dict, entries, fmt_figure, machine_profile, missing
+
+
+@dataclass
+class LabelledRun:
+    label: str  # the path it was read from
+    run: dict[str, Any]
+
+
+def _ratio(value: float | None, first: float | None) -> str:
+    return f" (×{value / first:.3g})" if value is not None and first else ""
+
+
+def _machine(run: dict[str, Any]) -> str:
+    profile = machine_profile(run)
+    cpu = as_dict(profile.get("cpu"))
+    accs = [str(a.get("name") or a.get("sku") or "?") for a in profile.get("accelerators") or [] if isinstance(a, dict)]
+    text = f"{cpu.get('model_name') or 'CPU ?'} ({cpu.get('usable_cpus') or '?'} usable CPUs)"
+    return text + ("; " + ", ".join(accs) if accs else "; no accelerator")
+
+
+def multi_context(runs: list[LabelledRun], baselines: list[Baseline] | None = None) -> dict[str, Any]:
+    baselines = load_all() if baselines is None else baselines
+    heads = []
+    for i, lr in enumerate(runs):
+        ib = as_dict(lr.run.get("infrabench"))
+        card = build_scorecard(lr.run, compare_run(lr.run, baselines))
+        heads.append({"key": f"r{i}", "label": lr.label, "run_id": str(ib.get("run_id") or "?"),
+                      "datetime": str(lr.run.get("datetime") or "?"), "version": str(ib.get("version") or "?"),
+                      "machine": _machine(lr.run), "verdict": card.verdict, "headline": card.headline})
+    columns = [("what", "figure")] + [(h["key"], f"run {i + 1}: {h['run_id']}") for i, h in enumerate(heads)]
+
+    figs = [run_figures(lr.run) for lr in runs]
+    figure_rows = []
+    for key, spec in FIGURES.items():
+        if not any(key in f for f in figs):
+            continue
+        first = figs[0].get(key)
+        row = {"what": Cell(f"{spec.label} ({spec.unit})")}
+        for h, f in zip(heads, figs, strict=True):
+            fig = f.get(key)
+            row[h["key"]] = (Cell(fmt_figure(fig.value) + _ratio(fig.value, first.value if first else None),
+                                  css="num", value=fig.value) if fig else missing("not in this run"))
+        figure_rows.append(row)
+
+    per_run = [{e.fullname: e for e in entries(lr.run)} for lr in runs]
+    common = [name for name in per_run[0] if all(name in p for p in per_run[1:])]
+    bench_rows = []
+    for name in common:
+        first_value, unit = per_run[0][name].throughput()
+        row = {"what": Cell(name)}
+        for h, p in zip(heads, per_run, strict=True):
+            e = p[name]
+            value, u = e.throughput()
+            if e.status != "ok" or value is None:
+                row[h["key"]] = missing(e.status if e.status != "ok" else "no throughput")
+            else:
+                row[h["key"]] = Cell(f"{fmt_figure(value)} {u or ''}{_ratio(value, first_value)}", css="num",
+                                     value=value)
+        bench_rows.append(row)
+    only = sum(len(p) for p in per_run) - len(common) * len(per_run)
+    return {"heads": heads, "columns": columns, "figure_rows": figure_rows, "bench_rows": bench_rows,
+            "not_common": only}
+
+
+def render_multi(runs: list[LabelledRun], baselines: list[Baseline] | None = None) -> str:
+    from .html import _environment
+
+    return _environment().get_template("report_multi.html.j2").render(**multi_context(runs, baselines))

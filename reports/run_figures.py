@@ -1,0 +1,131 @@
+"""The comparable figures of one run: what a baseline holds and a run is compared on, with where each came from.
+
+One catalogue (`FIGURES`) names every figure a baseline may carry and the scorecard factor it feeds.
+`run_figures(run)` reads those figures from a run file: the best median throughput per figure
+(the run's best matmul per dtype, best STREAM triad, best host↔device copy, …) and a few machine
+facts from its profile (usable cores, accelerator count and memory). A figure the run did not
+measure is simply absent; nothing is estimated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .tables import Entry, as_dict, as_list, as_number, entries, is_suspicious, machine_profile
+
+MATMUL_DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8")
+FACTORS = ("processing", "memory", "scalability", "software")
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One comparable figure: its key in baseline files, label, unit and the scorecard factor it feeds."""
+
+    key: str
+    label: str
+    unit: str
+    factor: str
+    peak_key: str | None = None  # the datasheet figure that stands in when a baseline has no achieved one
+
+
+def _catalogue() -> dict[str, FigureSpec]:
+    specs = [FigureSpec(f"matmul_tflops.{d}", f"best matmul {d}", "TFLOP/s", "processing",
+                        f"peak_matmul_tflops.{d}") for d in MATMUL_DTYPES]
+    specs += [FigureSpec(f"peak_matmul_tflops.{d}", f"theoretical matmul peak {d}", "TFLOP/s", "processing")
+              for d in MATMUL_DTYPES]
+    specs += [
+        FigureSpec("memory_gbs", "memory bandwidth (STREAM triad)", "GB/s", "memory", "peak_memory_gbs"),
+        FigureSpec("peak_memory_gbs", "theoretical memory bandwidth", "GB/s", "memory"),
+        FigureSpec("device_memory_gb", "memory per accelerator", "GB", "memory"),
+        FigureSpec("host_to_device_gbs", "host→device copy", "GB/s", "memory", "peak_host_device_gbs"),
+        FigureSpec("device_to_host_gbs", "device→host copy", "GB/s", "memory", "peak_host_device_gbs"),
+        FigureSpec("peak_host_device_gbs", "host↔device interface, per direction", "GB/s", "memory"),
+        FigureSpec("dataload_samples_s", "data loading", "samples/s", "memory"),
+        FigureSpec("dataload_n_max", "data loading: accelerators one host can feed (n_max)", "devices", "memory"),
+        FigureSpec("train_samples_s", "training", "samples/s", "processing"),
+        FigureSpec("train_tokens_s", "training", "tokens/s", "processing"),
+        FigureSpec("accelerators", "accelerators in the machine", "devices", "scalability"),
+        FigureSpec("cpu_cores", "usable CPU cores", "cores", "scalability"),
+        FigureSpec("interconnect_gbs", "device-to-device interconnect, per device", "GB/s", "scalability"),
+    ]
+    return {s.key: s for s in specs}
+
+
+FIGURES: dict[str, FigureSpec] = _catalogue()
+
+
+@dataclass
+class RunFigure:
+    """A figure this run measured or recorded, and the result it came from."""
+
+    key: str
+    value: float
+    unit: str
+    source: str  # fullname of the result, or the profile field
+    suspicious: bool = False
+
+
+def _best(found: dict[str, RunFigure], key: str, value: float | None, source: str, suspicious: bool = False) -> None:
+    if value is None or value <= 0:
+        return
+    current = found.get(key)
+    if current is None or value > current.value:
+        found[key] = RunFigure(key, value, FIGURES[key].unit, source, suspicious)
+
+
+def _from_entry(found: dict[str, RunFigure], e: Entry) -> None:
+    if e.status != "ok":
+        return
+    value, unit = e.throughput()
+    name = e.benchmark.removeprefix("stream_")
+    if e.suite == "matmul" and unit == "TFLOP/s" and e.dtype in MATMUL_DTYPES:
+        _best(found, f"matmul_tflops.{e.dtype}", value, e.fullname, is_suspicious(e))
+    elif e.suite == "memory" and name == "triad" and unit == "GB/s":
+        _best(found, "memory_gbs", value, e.fullname)
+    elif name in ("host_to_device", "h2d") and unit == "GB/s":
+        _best(found, "host_to_device_gbs", value, e.fullname)
+    elif name in ("device_to_host", "d2h") and unit == "GB/s":
+        _best(found, "device_to_host_gbs", value, e.fullname)
+    elif e.suite == "dataload" and unit == "samples/s":
+        _best(found, "dataload_samples_s", value, e.fullname)
+    elif e.suite == "train" and unit in ("samples/s", "tokens/s"):
+        _best(found, "train_samples_s" if unit == "samples/s" else "train_tokens_s", value, e.fullname)
+
+
+def _profile_figures(found: dict[str, RunFigure], run: dict[str, Any]) -> None:
+    profile = machine_profile(run)
+    cpu = as_dict(profile.get("cpu"))
+    cores = as_number(cpu.get("usable_cores")) or as_number(cpu.get("physical_cores"))
+    if cores:
+        found["cpu_cores"] = RunFigure("cpu_cores", cores, "cores", "machine profile: cpu.usable_cores")
+    if profile:
+        accs = [a for a in as_list(profile.get("accelerators")) if isinstance(a, dict)]
+        found["accelerators"] = RunFigure("accelerators", float(len(accs)), "devices",
+                                          "machine profile: accelerators[]")
+        memories = [as_number(a.get("memory_total_bytes")) for a in accs]
+        memories = [m for m in memories if m]
+        if memories:
+            found["device_memory_gb"] = RunFigure("device_memory_gb", max(memories) / 1e9, "GB",
+                                                  "machine profile: accelerators[].memory_total_bytes")
+
+
+def _verdict_figures(found: dict[str, RunFigure], run: dict[str, Any]) -> None:
+    verdict = as_dict(as_dict(as_dict(run.get("infrabench")).get("verdicts")).get("dataload"))
+    candidates = [("verdicts.dataload.n_max", as_number(verdict.get("n_max")))]
+    candidates += [(f"verdicts.dataload.profiles[{name}].n_max", as_number(as_dict(p).get("n_max")))
+                   for name, p in as_dict(verdict.get("profiles")).items()]
+    candidates = [(where, n) for where, n in candidates if n is not None]
+    if candidates:
+        where, n_max = max(candidates, key=lambda c: c[1])
+        found["dataload_n_max"] = RunFigure("dataload_n_max", n_max, "devices", where)
+
+
+def run_figures(run: dict[str, Any]) -> dict[str, RunFigure]:
+    """Every comparable figure this run holds, by catalogue key."""
+    found: dict[str, RunFigure] = {}
+    for e in entries(run):
+        _from_entry(found, e)
+    _profile_figures(found, run)
+    _verdict_figures(found, run)
+    return found

@@ -1,0 +1,1 @@
+"""Training microbenchmarks: MLP, small CNN and small GPT trained on synthetic data in torch, jax and numpy."""
