@@ -11,20 +11,13 @@
 # referencing, rpds-py) in ./.whl and they are installed from there first.
 set -uo pipefail
 OUT="${OUT:-$PWD/gpu-check-out}"
-PY="${PYTHON:-python3}"
-WORK="$(mktemp -d)"
 mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
 log="$OUT/gpu_check.txt"
 : >"$log"
 say() { echo "$@" | tee -a "$log"; }
-
-if compgen -G ".whl/*.whl" >/dev/null; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$WORK/site" .whl/*.whl \
-    && export PYTHONPATH="$WORK/site${PYTHONPATH:+:$PYTHONPATH}"
-fi
-"$PY" -m pip install -q --no-deps --no-build-isolation --no-index -e . >"$WORK/pip.log" 2>&1 \
-  || { say "install failed:"; tail -5 "$WORK/pip.log" | tee -a "$log"; exit 2; }
+# shellcheck source=bench/gpu_env.sh
+source bench/gpu_env.sh
+WORK="$GPU_WORK"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv 2>&1 | tee -a "$log"
 
 say "== probe"

@@ -4,8 +4,8 @@
 # gpu_train_run.json (commit it under tests/data/runs/), gpu_train_report.html, gpu_train.txt (tokens/s, MFU).
 set -uo pipefail
 OUT="${OUT:-$PWD/gpu-train-out}"
-PY="${PYTHON:-python3}"
 mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
+# shellcheck source=bench/gpu_env.sh
+source bench/gpu_env.sh
 "$PY" bench/gpu_train.py "$OUT" --timeout "${TRAIN_TIMEOUT_S:-420}" 2>&1 | tee "$OUT/gpu_train.txt"
 exit "${PIPESTATUS[0]}"
