@@ -1,13 +1,22 @@
 """Calibrate the CI gate on this machine: false-failure rate of A/A comparisons and detection of a 15% slowdown.
 
-Noise comes from real repeated quick runs (matmul + memory, numpy + torch), made here or reused with
---runs DIR. Each simulated comparison draws two *different* real runs as base and new (so run-to-run
-drift, neighbours and heat are in the noise, not just the spread within one run), resamples each
-benchmark's rounds with replacement, and gates the whole suite as `infrabench compare` would.
-A/A: nothing changed, any failure is false. Detection: one benchmark's new samples x 1.15, counted over
-benchmarks whose MDE (from the same comparison) is below 15%. Prints both rates.
+Noise comes from real repeated quick runs (matmul + memory; numpy, torch and jax where installed), made
+here (--make N) or reused (--runs DIR). Each simulated comparison draws k + 1 *different* real runs,
+k as base and one as new, so run-to-run offsets, drift and the machine's state are in the noise, not
+just the spread of one run's rounds; each run's rounds are also resampled with replacement, so repeated
+draws of the same runs are not identical. Then the whole suite is gated as `infrabench compare` gates it.
 
-    python bench/gate_calibration.py --runs /tmp/gate/calib --trials 1000
+Settings simulated (the ways the gate is used):
+  k=1            one base run, no noise profile (noise estimated from the other benchmarks' moves)
+  k=1+profile    one base run, with a noise profile made from the runs other than the new one
+  k=2, k=K       several base runs (K = all runs but one)
+
+A/A: nothing changed; any failing benchmark is a false failure (target <= 1% of comparisons).
+Detection: the same comparison with one benchmark of the new run made 15% slower (samples x 1.15),
+drawn among those whose MDE in the A/A comparison is below 15%; detected when it fails (target >= 95%).
+
+    python bench/gate_calibration.py --runs /tmp/gcal/runs --trials 1000
+    python bench/gate_calibration.py --runs /tmp/gcal/runs --write-noise infrabench-noise.json
 """
 
 from __future__ import annotations
@@ -17,18 +26,22 @@ import glob
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 from infrabench.reports.gate import bench_set, compare
 from infrabench.reports.gate.load import Bench, BenchSet
+from infrabench.reports.gate.noise import estimate_profile, write_profile
 
 
-def make_runs(out: Path, count: int) -> None:
+def make_runs(out: Path, count: int, backends: str | None) -> None:
     for i in range(count):
         print(f"run {i + 1}/{count} ...", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "infrabench.cli", "run", "--suite", "matmul,memory",
-                        "--backend", "numpy,torch", "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+        cmd = [sys.executable, "-m", "infrabench.cli", "run", "--suite", "matmul,memory", "--out", str(out)]
+        if backends:
+            cmd += ["--backend", backends]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
 def resampled(run: BenchSet, rng: np.random.Generator, slow: str | None = None, factor: float = 1.0) -> BenchSet:
@@ -40,54 +53,98 @@ def resampled(run: BenchSet, rng: np.random.Generator, slow: str | None = None, 
         s = np.asarray(b.samples)[rng.integers(0, len(b.samples), len(b.samples))]
         if name == slow:
             s = s * factor
-        benches[name] = Bench(name, [float(v) for v in s], b.status, b.reason, b.device, b.group)
+        benches[name] = Bench(name, s.tolist(), b.status, b.reason, b.device, b.group)
     return BenchSet(run.source, run.fmt, benches, run.machine_info)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, help="folder with earlier run folders (*/run.json) to reuse")
-    parser.add_argument("--make", type=int, default=5, help="runs to make when --runs has fewer than 2 (default 5)")
-    parser.add_argument("--trials", type=int, default=1000)
-    parser.add_argument("--slowdown", type=float, default=0.15)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    folder = args.runs or Path("infrabench-calibration")
-    files = sorted(glob.glob(str(folder / "*" / "run.json")))
-    if len(files) < 2:
-        folder.mkdir(parents=True, exist_ok=True)
-        make_runs(folder, args.make)
-        files = sorted(glob.glob(str(folder / "*" / "run.json")))
-    runs = [bench_set(json.loads(Path(f).read_text()), f) for f in files]
-    rng = np.random.default_rng(args.seed)
-    false_fail = 0
-    detect_hits = detect_total = 0
-    per_bench_false: dict[str, int] = {}
-    for _ in range(args.trials):
-        i, j = rng.choice(len(runs), size=2, replace=False)
-        base = resampled(runs[i], rng)
-        c = compare(base, resampled(runs[j], rng))
+def simulate(runs: list[BenchSet], k: int, use_profile: bool, trials: int, slowdown: float,
+             rng: np.random.Generator) -> dict[str, object]:
+    false_fail = detect_hits = detect_total = 0
+    falsely: dict[str, int] = {}
+    missed: dict[str, int] = {}
+    eligible_counts: list[int] = []
+    for _ in range(trials):
+        pick = rng.choice(len(runs), size=k + 1, replace=False)
+        bases = [resampled(runs[i], rng) for i in pick[:k]]
+        new_run = runs[pick[k]]
+        profile = estimate_profile([r for j, r in enumerate(runs) if j != pick[k]]) if use_profile else None
+        new = resampled(new_run, rng)
+        c = compare(bases, new, noise_profile=profile)
         if not c.passed:
             false_fail += 1
             for v in c.failing:
-                per_bench_false[v.fullname] = per_bench_false.get(v.fullname, 0) + 1
-        eligible = [v.fullname for v in c.verdicts if v.mde is not None and v.mde < args.slowdown]
+                falsely[v.fullname] = falsely.get(v.fullname, 0) + 1
+        eligible = [v.fullname for v in c.verdicts if v.mde is not None and v.mde < slowdown]
+        eligible_counts.append(len(eligible))
         if eligible:
             target = str(rng.choice(eligible))
-            new = resampled(runs[i], rng, slow=target, factor=1.0 + args.slowdown)  # same run: detection power
-            d = compare(base, new)
+            slowed = Bench(target, [x * (1.0 + slowdown) for x in new.benches[target].samples], "ok", None,
+                           new.benches[target].device, new.benches[target].group)
+            d = compare(bases, BenchSet(new.source, new.fmt, {**new.benches, target: slowed}, new.machine_info),
+                        noise_profile=profile)
             detect_total += 1
-            detect_hits += any(v.fullname == target for v in d.failing)
-    print(f"runs: {len(runs)} from {folder}; benchmarks per run: {len(runs[0].benches)}; trials: {args.trials}")
-    print(f"false-failure rate (A/A, different real runs): {false_fail / args.trials:.2%} (target <= 1%)")
-    if detect_total:
-        print(f"detection rate of a {args.slowdown:.0%} slowdown where MDE < {args.slowdown:.0%}: "
-              f"{detect_hits / detect_total:.1%} over {detect_total} trials (target >= 95%)")
-    else:
-        print(f"detection rate: no benchmark had an MDE below {args.slowdown:.0%} in any trial")
-    for name, n in sorted(per_bench_false.items(), key=lambda kv: -kv[1])[:5]:
-        print(f"  falsely failed {n} times: {name}")
-    return 0
+            if any(v.fullname == target for v in d.failing):
+                detect_hits += 1
+            else:
+                missed[target] = missed.get(target, 0) + 1
+    return {"false_fail": false_fail, "detect_hits": detect_hits, "detect_total": detect_total,
+            "falsely": falsely, "missed": missed, "eligible_median": float(np.median(eligible_counts))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=Path, help="folder with earlier run folders (*/run.json) to reuse")
+    parser.add_argument("--make", type=int, default=6, help="runs to make when --runs has fewer than 3 (default 6)")
+    parser.add_argument("--backend", help="backends for runs made here (default: every installed one)")
+    parser.add_argument("--trials", type=int, default=1000, help="comparisons per setting (default 1000)")
+    parser.add_argument("--slowdown", type=float, default=0.15)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--settings", default="1,1+profile,2,max", help="comma-separated: 1, 1+profile, N, max")
+    parser.add_argument("--write-noise", type=Path, metavar="FILE",
+                        help="also write a noise profile from all the runs (for `infrabench compare --noise FILE`)")
+    args = parser.parse_args()
+    folder = args.runs or Path("infrabench-calibration")
+    files = sorted(glob.glob(str(folder / "*" / "run.json")))
+    if len(files) < 3:
+        folder.mkdir(parents=True, exist_ok=True)
+        make_runs(folder, args.make, args.backend)
+        files = sorted(glob.glob(str(folder / "*" / "run.json")))
+    runs = [bench_set(json.loads(Path(f).read_text()), f) for f in files]
+    comparable = sum(b.comparable for b in runs[0].benches.values())
+    print(f"runs: {len(runs)} from {folder}; benchmarks per run: {len(runs[0].benches)} ({comparable} with samples); "
+          f"trials per setting: {args.trials}")
+    if args.write_noise:
+        write_profile(estimate_profile(runs), args.write_noise)
+        print(f"wrote noise profile {args.write_noise}")
+    worst = 0
+    for setting in args.settings.split(","):
+        setting = setting.strip()
+        use_profile = setting.endswith("+profile")
+        k = len(runs) - 1 if setting == "max" else int(setting.split("+")[0])
+        if k + 1 > len(runs):
+            print(f"k={k}: needs {k + 1} runs, have {len(runs)}: skipped")
+            continue
+        t0 = time.perf_counter()
+        r = simulate(runs, k, use_profile, args.trials, args.slowdown, np.random.default_rng(args.seed))
+        took = time.perf_counter() - t0
+        label = f"k={k}" + (" + noise profile" if use_profile else "")
+        ff = r["false_fail"] / args.trials  # type: ignore[operator]
+        line = f"[{label}] false-failure rate (A/A): {ff:.2%} ({r['false_fail']}/{args.trials}, target <= 1%)"
+        if r["detect_total"]:
+            det = r["detect_hits"] / r["detect_total"]  # type: ignore[operator]
+            line += (f"; detection of a {args.slowdown:.0%} slowdown where MDE < {args.slowdown:.0%}: {det:.1%} "
+                     f"({r['detect_hits']}/{r['detect_total']}, target >= 95%; median "
+                     f"{r['eligible_median']:.0f} benchmarks eligible per comparison)")
+            worst = max(worst, int(det < 0.95))
+        else:
+            line += f"; detection: no benchmark had an MDE below {args.slowdown:.0%}"
+        print(line + f" [{took:.0f} s]")
+        worst = max(worst, int(ff > 0.01))
+        for name, n in sorted(r["falsely"].items(), key=lambda kv: -kv[1])[:3]:  # type: ignore[attr-defined]
+            print(f"    falsely failed {n} times: {name}")
+        for name, n in sorted(r["missed"].items(), key=lambda kv: -kv[1])[:3]:  # type: ignore[attr-defined]
+            print(f"    15% slowdown missed {n} times: {name}")
+    return worst
 
 
 if __name__ == "__main__":

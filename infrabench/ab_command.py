@@ -6,6 +6,10 @@ sides alike. Round i of A is paired with round i of B: per benchmark, each side'
 that round's median, and the gate uses Wilcoxon signed-rank on the paired log ratios with a paired
 bootstrap interval. A is the base, B the candidate: "regression" means B is slower.
 
+With K pairs the smallest one-sided Wilcoxon p is 0.5^K (K=7: 0.0078, K=10: 0.00098, K=14: 6e-5), and
+Holm across m benchmarks needs p < alpha/m for the first: the command prints what K can reach, and
+the default is 10.
+
 Both Pythons need infrabench importable (installed, or this source checkout on PYTHONPATH, which is
 added when it helps). Outputs and exit codes are those of `infrabench compare`.
 """
@@ -133,6 +137,14 @@ def paired_set(run_files: list[Path], source: str) -> Any:
     return BenchSet(source, "ab", benches, rounds[0].machine_info, paired=True, label=source)
 
 
+def rounds_for(alpha_first: float) -> int:
+    """The fewest paired rounds whose smallest Wilcoxon p, 0.5^K, is below alpha_first."""
+    k = MIN_ROUNDS
+    while 0.5 ** k >= alpha_first:
+        k += 1
+    return k
+
+
 def ab_command(args: argparse.Namespace) -> int:
     from infrabench.reports.gate import compare
     from infrabench.reports.gate.fingerprint import machine_diffs
@@ -163,7 +175,16 @@ def ab_command(args: argparse.Namespace) -> int:
     new = paired_set(files["b"], f"B: {args.b} {args.b_args}".strip())
     diffs = machine_diffs(base.machine_info, new.machine_info)  # software may differ by design: shown, not refused
     comparison = compare(base, new, settings, diffs, True)
+    m = sum(1 for v in comparison.verdicts if v.ratio is not None)
+    floor = 0.5 ** args.rounds
+    reach = (f"{args.rounds} paired rounds: smallest possible one-sided p = 0.5^{args.rounds} = {floor:.2g}; "
+             f"Holm over {m} benchmark(s) needs p < {settings.alpha / max(m, 1):.2g} for the first")
+    if floor >= settings.alpha / max(m, 1):
+        reach += f" - out of reach: use --rounds {rounds_for(settings.alpha / max(m, 1))} or a smaller selection"
+    comparison.noise_note = f"{comparison.noise_note}; {reach}"
+    print(reach, file=sys.stderr)
     details = {"ab": {"rounds": args.rounds, "order": "alternating, A first in odd rounds",
+                      "smallest_p": floor, "holm_first_alpha": settings.alpha / max(m, 1),
                       "run_files": {k: [str(p) for p in v] for k, v in files.items()},
                       "round_medians_s": {n: {"a": base.benches[n].samples, "b": new.benches[n].samples}
                                           for n in base.benches if n in new.benches

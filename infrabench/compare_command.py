@@ -1,13 +1,23 @@
-"""`infrabench compare BASE NEW`: noise-aware verdict per benchmark, and exit 1 on a regression.
+"""`infrabench compare BASE [BASE ...] NEW`: noise-aware verdict per benchmark, and exit 1 on a regression.
 
-BASE and NEW are infrabench run files or pytest-benchmark saved runs (matched on fullname). Settings come
-from `--config FILE`, else ./infrabench.toml ([gate]), else ./pyproject.toml ([tool.infrabench.gate]):
+Every path but the last is a base run; the last is the new run. A path may be a run file (infrabench or
+pytest-benchmark, matched on fullname) or a folder: one run's folder (DIR/run.json), an `infrabench run
+--out DIR` folder (every DIR/*/run.json), else every DIR/*.json. Several base runs let the gate measure
+how far each benchmark moves between runs on this machine, and test the new run against that (run level,
+see reports/gate/runlevel.py); with one base run that noise is unknown and every output says so: it
+comes from `--noise FILE` (a profile written by `infrabench compare --estimate-noise FILE RUN RUN ...`
+or bench/gate_calibration.py) when given, else from how far the other benchmarks moved between the two
+runs.
+
+Settings come from `--config FILE`, else ./infrabench.toml ([gate]), else ./pyproject.toml
+([tool.infrabench.gate]):
 
     [tool.infrabench.gate]
     threshold = "10%"              # CPU default (a fraction such as 0.1 works too)
     accelerator_threshold = "5%"
     alpha = 0.01
     strict = false
+    noise = "infrabench-noise.json"  # noise profile (relative to the config file's folder)
     [tool.infrabench.gate.thresholds]   # per benchmark, glob on fullname, first match wins
     "memory/*" = "15%"
 
@@ -28,7 +38,8 @@ from infrabench.errors import UsageError
 if TYPE_CHECKING:
     from infrabench.reports.gate import BenchSet, Comparison, GateSettings
 
-GATE_KEYS = {"threshold", "accelerator_threshold", "alpha", "strict", "allow_different_machines", "thresholds"}
+GATE_KEYS = {"threshold", "accelerator_threshold", "alpha", "strict", "allow_different_machines", "thresholds",
+             "noise"}
 
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +60,13 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("base", type=Path, metavar="BASE", help="baseline run file (infrabench or pytest-benchmark)")
-    parser.add_argument("new", type=Path, metavar="NEW", help="new run file (infrabench or pytest-benchmark)")
+    parser.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                        help="BASE [BASE ...] NEW: base run files or folders of them, then the new run file "
+                             "(infrabench or pytest-benchmark); with --estimate-noise: the runs to measure")
+    parser.add_argument("--noise", type=Path, metavar="FILE",
+                        help="noise profile (between-run log-SD per benchmark) for a single base run")
+    parser.add_argument("--estimate-noise", type=Path, metavar="FILE", dest="estimate_noise",
+                        help="write a noise profile measured from the given runs (2 or more) instead of comparing")
     add_gate_arguments(parser)
 
 
@@ -115,10 +131,16 @@ def gate_table(config: Path | None, cwd: Path | None = None) -> tuple[dict[str, 
 
 
 def gate_settings(args: argparse.Namespace) -> tuple[GateSettings, bool]:
-    """GateSettings from the command line over the config file over the defaults; and allow_different_machines."""
+    """GateSettings from the command line over the config file over the defaults; and allow_different_machines.
+    Sets args.noise from the config's `noise` (relative to the config file) unless --noise was given."""
     from infrabench.reports.gate import GateSettings
 
     table, where = gate_table(getattr(args, "config", None))
+    if "noise" in table and getattr(args, "noise", "absent") is None:
+        if not isinstance(table["noise"], str):
+            raise UsageError(f"{where} noise must be a file name")
+        folder = Path(where.split(" [")[0]).parent if where else Path.cwd()
+        args.noise = folder / table["noise"]
     settings = GateSettings()
     src = where or "config"
     if "threshold" in table:
@@ -202,22 +224,79 @@ def finish(comparison: Comparison, args: argparse.Namespace, extra: dict[str, An
     return comparison.exit_code
 
 
-def compare_files(base_path: Path, new_path: Path, settings: GateSettings, allow_different: bool) -> Comparison:
-    """Load both files, check the fingerprints, compare; UsageError for anything that cannot be gated."""
+def run_paths(paths: list[Path]) -> list[Path]:
+    """Run files named directly, and those in named folders (DIR/run.json, else DIR/*/run.json, else DIR/*.json)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = ([path / "run.json"] if (path / "run.json").is_file() else sorted(path.glob("*/run.json"))) \
+                or sorted(p for p in path.glob("*.json") if p.is_file())
+            if not found:
+                raise UsageError(f"{path}: a folder with no run files (*/run.json or *.json)")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def load_noise(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from infrabench.reports.gate import GateInputError
+    from infrabench.reports.gate.noise import load_profile
+
+    try:
+        return load_profile(path)
+    except GateInputError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def compare_files(base_paths: Path | list[Path], new_path: Path, settings: GateSettings, allow_different: bool,
+                  noise: Path | None = None) -> Comparison:
+    """Load the files, check the fingerprints, compare; UsageError for anything that cannot be gated."""
     from infrabench.reports.gate import compare
     from infrabench.reports.gate.fingerprint import machine_diffs
 
-    base, new = load_bench_set(base_path), load_bench_set(new_path)
-    diffs = machine_diffs(base.machine_info, new.machine_info)
-    if diffs and not allow_different:
-        fields = "; ".join(f"{d.field}: {d.base} -> {d.new}" for d in diffs)
-        raise UsageError(f"the runs come from different machines or software ({fields}); "
-                         "pass --allow-different-machines to compare anyway")
-    if not set(base.benches) & set(new.benches):
-        raise UsageError(f"{base_path} and {new_path} have no benchmark in common (matched on fullname)")
-    return compare(base, new, settings, diffs, allow_different)
+    files = run_paths(base_paths if isinstance(base_paths, list) else [base_paths])
+    bases, new = [load_bench_set(p) for p in files], load_bench_set(new_path)
+    profile = load_noise(noise)
+    for base in bases:
+        diffs = machine_diffs(base.machine_info, new.machine_info)
+        if diffs and not allow_different:
+            fields = "; ".join(f"{d.field}: {d.base} -> {d.new}" for d in diffs)
+            raise UsageError(f"{base.source} and {new_path} come from different machines or software ({fields}); "
+                             "pass --allow-different-machines to compare anyway")
+        if not set(base.benches) & set(new.benches):
+            raise UsageError(f"{base.source} and {new_path} have no benchmark in common (matched on fullname)")
+    diffs = machine_diffs(bases[0].machine_info, new.machine_info)
+    return compare(bases, new, settings, diffs, allow_different, profile)
+
+
+def estimate_noise_command(args: argparse.Namespace) -> int:
+    from infrabench.reports.gate import GateInputError
+    from infrabench.reports.gate.noise import estimate_profile, write_profile
+
+    files = run_paths(args.runs)
+    if len(files) < 2:
+        raise UsageError("--estimate-noise needs at least 2 runs of the same suite on this machine")
+    out = args.estimate_noise
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(f"--estimate-noise {out}: not a writable file path")
+    try:
+        profile = estimate_profile([load_bench_set(p) for p in files])
+    except GateInputError as exc:
+        raise UsageError(str(exc)) from None
+    write_profile(profile, out)
+    sds = sorted(e.log_sd for e in profile.benchmarks.values())
+    print(f"wrote {out}: between-run log-SD of {len(sds)} benchmarks from {len(files)} runs "
+          f"(median {sds[len(sds) // 2]:.1%}, largest {sds[-1]:.1%})")
+    return 0
 
 
 def compare_command(args: argparse.Namespace) -> int:
+    if args.estimate_noise is not None:
+        return estimate_noise_command(args)
+    if len(args.runs) < 2:
+        raise UsageError("compare needs a base run (file or folder) and a new run file: compare BASE [BASE ...] NEW")
     settings, allow = gate_settings(args)
-    return finish(compare_files(args.base, args.new, settings, allow), args)
+    return finish(compare_files(args.runs[:-1], args.runs[-1], settings, allow, args.noise), args)

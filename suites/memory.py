@@ -4,8 +4,12 @@ Bandwidth is counted the STREAM way (bytes read + bytes written by the kernel, n
 traffic), on arrays at least 4x the last-level cache so DRAM, not cache, is measured. Every kernel
 writes into an existing array (`out=`, `copy_`, or a donated buffer under jax), so no allocation is
 timed, and every kernel's output is checked once against a float64 numpy reference before it is
-timed. Kernels are framework-specific (numpy ufuncs, torch ops, jitted jax functions); timing and
-arrays come from the backend.
+timed. On the CPU each timed round of a STREAM kernel gets freshly allocated copies of its arrays
+(untimed): bandwidth depends on where a large array's pages land, which is fixed for one allocation,
+so without this every round of one process shares one placement and two runs differ by more than
+their rounds show (25-55% between processes on a KVM guest with rounds within a few %). Kernels are
+framework-specific (numpy ufuncs, torch ops, jitted jax functions); timing and arrays come from the
+backend.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ ITEMSIZE = {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2}
 TRANSFER_DTYPE = "fp32"
 DIRECTIONS = ("host_to_device", "device_to_host")
 HOST_MEMORY = ("pageable", "pinned")
+FRESH_BUFFERS_NOTE = ("each timed round runs on freshly allocated copies of the arrays (copied before the round, "
+                      "untimed): where a large array's pages land in host memory differs between allocations, so "
+                      "the rounds' spread includes it instead of one process's placement biasing every round")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -238,22 +245,29 @@ class Built:
     compile_s: float | None = None
     clock: Clock | None = None  # set when the backend's clock cannot time this call (donated jax buffers)
     notes: dict[str, Any] = field(default_factory=dict)
+    renew: Callable[[], None] | None = None  # move the kernel's arrays to freshly allocated buffers (untimed)
 
 
 def _numpy_kernel(kernel: StreamKernel, arrays: dict[str, Any], s: float) -> Built:
     a, b, c = arrays["a"], arrays["b"], arrays["c"]
+
+    def renew() -> None:  # the kernels below read a, b, c from this scope: rebinding them switches buffers
+        nonlocal a, b, c
+        _fresh_buffers(arrays, kernel, lambda x: np.array(x, copy=True))
+        a, b, c = arrays["a"], arrays["b"], arrays["c"]
+
     if kernel.name == "copy":
-        return Built(lambda i: np.copyto(c, a), "np.copyto(c, a)")
+        return Built(lambda i: np.copyto(c, a), "np.copyto(c, a)", renew=renew)
     if kernel.name == "scale":
-        return Built(lambda i: np.multiply(c, s, out=b), "np.multiply(c, s, out=b)")
+        return Built(lambda i: np.multiply(c, s, out=b), "np.multiply(c, s, out=b)", renew=renew)
     if kernel.name == "add":
-        return Built(lambda i: np.add(a, b, out=c), "np.add(a, b, out=c)")
+        return Built(lambda i: np.add(a, b, out=c), "np.add(a, b, out=c)", renew=renew)
 
     def triad(i: int) -> Any:
         np.multiply(c, s, out=a)
         return np.add(a, b, out=a)
 
-    return Built(triad, "np.multiply(c, s, out=a); np.add(a, b, out=a)",
+    return Built(triad, "np.multiply(c, s, out=a); np.add(a, b, out=a)", renew=renew,
                  notes={"numpy_triad": "numpy has no fused multiply-add ufunc: a is written twice and read once "
                                        "more than STREAM counts, so the figure (STREAM count) is below the "
                                        "memory system's triad bandwidth"})
@@ -263,13 +277,19 @@ def _torch_kernel(kernel: StreamKernel, arrays: dict[str, Any], s: float) -> Bui
     import torch
 
     a, b, c = arrays["a"], arrays["b"], arrays["c"]
+
+    def renew() -> None:
+        nonlocal a, b, c
+        _fresh_buffers(arrays, kernel, lambda x: x.clone())
+        a, b, c = arrays["a"], arrays["b"], arrays["c"]
+
     if kernel.name == "copy":
-        return Built(lambda i: c.copy_(a), "c.copy_(a)")
+        return Built(lambda i: c.copy_(a), "c.copy_(a)", renew=renew)
     if kernel.name == "scale":
-        return Built(lambda i: torch.mul(c, s, out=b), "torch.mul(c, s, out=b)")
+        return Built(lambda i: torch.mul(c, s, out=b), "torch.mul(c, s, out=b)", renew=renew)
     if kernel.name == "add":
-        return Built(lambda i: torch.add(a, b, out=c), "torch.add(a, b, out=c)")
-    return Built(lambda i: torch.add(b, c, alpha=s, out=a), "torch.add(b, c, alpha=s, out=a)")
+        return Built(lambda i: torch.add(a, b, out=c), "torch.add(a, b, out=c)", renew=renew)
+    return Built(lambda i: torch.add(b, c, alpha=s, out=a), "torch.add(b, c, alpha=s, out=a)", renew=renew)
 
 
 def _jax_kernel(kernel: StreamKernel, arrays: dict[str, Any], s: float) -> Built:
@@ -294,12 +314,23 @@ def _jax_kernel(kernel: StreamKernel, arrays: dict[str, Any], s: float) -> Built
         arrays[out] = compiled(arrays[out], *inputs)
         return arrays[out]
 
+    def renew() -> None:
+        nonlocal inputs
+        _fresh_buffers(arrays, kernel, lambda x: jnp.array(x, copy=True).block_until_ready())
+        inputs = [arrays[name] for name in kernel.inputs]
+
     # Each call donates the previous output, so only the newest output is alive; it depends on every
     # earlier call, so blocking on it waits for the whole block.
     clock = WallClock(lambda outs: outs[-1].block_until_ready() if outs else None,
                       name="perf_counter+block_until_ready")
     impl = f"jax.jit({kernel.formula.split(' = ')[1]}, donate_argnums=0)"
-    return Built(call, impl, compile_s, clock)
+    return Built(call, impl, compile_s, clock, renew=renew)
+
+
+def _fresh_buffers(arrays: dict[str, Any], kernel: StreamKernel, copy: Callable[[Any], Any]) -> None:
+    """Replace the kernel's arrays by copies in newly allocated memory (the old ones are freed)."""
+    for name in (*kernel.inputs, kernel.output):
+        arrays[name] = copy(arrays[name])
 
 
 KERNEL_BUILDERS: dict[str, Callable[[StreamKernel, dict[str, Any], float], Built]] = {
@@ -412,8 +443,11 @@ def _check(ctx: Context, kernel: StreamKernel, arrays: dict[str, Any], dtype: st
 
 
 def _time_checked(ctx: Context, *, name: str, device: str, dtype: str, params: dict[str, Any], built: Built,
-                  check: dict[str, Any] | None, work: dict[str, Any], extra: dict[str, Any]) -> BenchResult:
-    """Time `built.call` unless its check failed; a failed check is a failed result without timing."""
+                  check: dict[str, Any] | None, work: dict[str, Any], extra: dict[str, Any],
+                  fresh_buffers: bool = False) -> BenchResult:
+    """Time `built.call` unless its check failed; a failed check is a failed result without timing.
+
+    fresh_buffers: before each timed round (untimed) move the arrays to newly allocated memory."""
     result = BenchResult(SUITE, name, ctx.framework, device, dtype, dict(params), work=work, check=check,
                          env=_env(ctx, device), compile_s=built.compile_s,
                          extra={"implementation": built.implementation, **built.notes, **extra})
@@ -425,7 +459,16 @@ def _time_checked(ctx: Context, *, name: str, device: str, dtype: str, params: d
         result.reason = (f"correctness check failed: relative error {check['rel_error']:.3g} "
                          f"> tolerance {check['tolerance']:.3g} ({check['reference']})")
         return result
-    timed = measure(built.call, built.clock or ctx.backend.clock(device), ctx.plan.timing)
+    before_round = None
+    if fresh_buffers and built.renew is not None:
+        renew = built.renew
+
+        def before_round(_r: int) -> None:
+            renew()
+            ctx.backend.sync(device)
+
+        result.extra["buffers"] = FRESH_BUFFERS_NOTE
+    timed = measure(built.call, built.clock or ctx.backend.clock(device), ctx.plan.timing, before_round)
     ctx.backend.sync(device)
     result.samples_s = timed.samples_s
     result.iterations = timed.iterations
@@ -442,7 +485,8 @@ def _stream_arrays(ctx: Context, device: str, dtype: str, n: int, seed: int) -> 
 
 
 def _kernel_result(ctx: Context, kernel: StreamKernel, arrays: dict[str, Any], *, name: str, device: str,
-                   dtype: str, n: int, params: dict[str, Any], extra: dict[str, Any]) -> BenchResult:
+                   dtype: str, n: int, params: dict[str, Any], extra: dict[str, Any],
+                   fresh_buffers: bool = False) -> BenchResult:
     built = KERNEL_BUILDERS[ctx.framework](kernel, arrays, STREAM_SCALAR)
     built.call(0)
     ctx.backend.sync(device)
@@ -451,7 +495,7 @@ def _kernel_result(ctx: Context, kernel: StreamKernel, arrays: dict[str, Any], *
     extra = {"kernel": kernel.formula, "scalar": STREAM_SCALAR, "n": n, "bytes_read": moved["bytes_read"],
              "bytes_written": moved["bytes_written"], "counting": COUNTING, **extra}
     return _time_checked(ctx, name=name, device=device, dtype=dtype, params=params, built=built, check=check,
-                         work={"bytes": moved["bytes"]}, extra=extra)
+                         work={"bytes": moved["bytes"]}, extra=extra, fresh_buffers=fresh_buffers)
 
 
 def run_stream(ctx: Context, device: str, dtype: str, array_bytes: int, basis: str,
@@ -474,8 +518,9 @@ def run_stream(ctx: Context, device: str, dtype: str, array_bytes: int, basis: s
     for kernel in KERNELS.values():
         kernel_extra = {**extra, "device_to_device_copy": True} if on_accelerator and kernel.name == "copy" else extra
         _guarded(ctx, kernel.name, device, dtype, params,
-                 lambda k=kernel, arr=arrays, x=kernel_extra: _kernel_result(ctx, k, arr, name=k.name, device=device,
-                                                                             dtype=dtype, n=n, params=params, extra=x))
+                 lambda k=kernel, arr=arrays, x=kernel_extra: _kernel_result(
+                     ctx, k, arr, name=k.name, device=device, dtype=dtype, n=n, params=params, extra=x,
+                     fresh_buffers=not on_accelerator))
     del arrays
     _release(ctx, device)
 

@@ -5,6 +5,11 @@ work (CUDA, MPS, XLA dispatch) is inside the timed region. On CUDA the device's 
 round and the host synchronises once after the loop (no bubbles between rounds). Warm-up is by time,
 then the block size is calibrated so one sample lasts at least `min_sample_s` (>= 100x the timer
 resolution), then `rounds` samples are kept, raw.
+
+An optional `before_round(r)` runs before each timed round, outside the timed region (on CUDA before
+the round's start event is recorded): a suite uses it to give each round fresh buffers, so that what
+differs between processes (where the pages of large arrays land) also differs between rounds and the
+spread of the rounds shows it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 Call = Callable[[int], Any]  # call(i): one iteration, using input set i (so buffers can rotate)
+BeforeRound = Callable[[int], None]  # before_round(r): untimed setup for round r (must leave the device idle on
+# a WallClock: synchronise inside it)
 
 
 @dataclass
@@ -45,7 +52,7 @@ class Clock(Protocol):
 
     def block(self, call: Call, start: int, n: int) -> float: ...
 
-    def rounds(self, call: Call, n: int, rounds: int) -> list[float]: ...
+    def rounds(self, call: Call, n: int, rounds: int, before_round: BeforeRound | None = None) -> list[float]: ...
 
 
 class WallClock:
@@ -69,8 +76,13 @@ class WallClock:
             self.sync(outputs)
         return time.perf_counter() - t0
 
-    def rounds(self, call: Call, n: int, rounds: int) -> list[float]:
-        return [self.block(call, r * n, n) for r in range(rounds)]
+    def rounds(self, call: Call, n: int, rounds: int, before_round: BeforeRound | None = None) -> list[float]:
+        out = []
+        for r in range(rounds):
+            if before_round is not None:
+                before_round(r)
+            out.append(self.block(call, r * n, n))
+        return out
 
 
 class CudaEventClock:
@@ -84,12 +96,15 @@ class CudaEventClock:
     def block(self, call: Call, start: int, n: int) -> float:
         return self.rounds(call, n, 1)[0]
 
-    def rounds(self, call: Call, n: int, rounds: int) -> list[float]:
+    def rounds(self, call: Call, n: int, rounds: int, before_round: BeforeRound | None = None) -> list[float]:
+        """Setup work queued by `before_round` lies before the start event on the same stream: not timed."""
         cuda = self.torch.cuda
         starts = [cuda.Event(enable_timing=True) for _ in range(rounds)]
         ends = [cuda.Event(enable_timing=True) for _ in range(rounds)]
         cuda.synchronize()
         for r in range(rounds):
+            if before_round is not None:
+                before_round(r)
             starts[r].record()
             for i in range(r * n, (r + 1) * n):
                 call(i)
@@ -102,8 +117,10 @@ def _discard(_: Any) -> None:
     return None
 
 
-def measure(call: Call, clock: Clock, config: TimingConfig | None = None) -> Timing:
-    """Warm up by time, calibrate the block size, then time `config.rounds` blocks."""
+def measure(call: Call, clock: Clock, config: TimingConfig | None = None,
+            before_round: BeforeRound | None = None) -> Timing:
+    """Warm up by time, calibrate the block size, then time `config.rounds` blocks (`before_round(r)` untimed
+    before each)."""
     cfg = config or TimingConfig()
     first = clock.block(call, 0, 1)
 
@@ -132,7 +149,8 @@ def measure(call: Call, clock: Clock, config: TimingConfig | None = None) -> Tim
     if probe * rounds > cfg.budget_s and rounds > 3:
         rounds = max(3, int(cfg.budget_s / max(probe, 1e-12)))
         notes.append(f"rounds reduced from {cfg.rounds} to {rounds} to stay within {cfg.budget_s:g} s")
-    blocks = clock.rounds(call, iterations, rounds)
+    blocks = clock.rounds(call, iterations, rounds, before_round) if before_round is not None \
+        else clock.rounds(call, iterations, rounds)
     return Timing(
         samples_s=[b / iterations for b in blocks],
         iterations=iterations,

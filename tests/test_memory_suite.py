@@ -129,7 +129,9 @@ def test_numpy_suite_tiny() -> None:
         n = 256 * KIB // 8
         assert res.work["bytes"] == KERNELS[name].bytes_moved(n, 8)["bytes"]
         assert res.env["ufunc_threads"] == 1 and "one thread" in res.extra["threading"]
+        assert res.extra["buffers"] == memory.FRESH_BUFFERS_NOTE  # each round on freshly allocated arrays
     sweep = by_name(results, "triad_working_set")
+    assert all("buffers" not in r.extra for r in sweep)  # the sweep keeps its buffers: it measures cache levels
     assert [r.params["working_set_bytes"] for r in sweep] == [16 * KIB, 128 * KIB, 256 * KIB]
     assert [r.extra["level"] for r in sweep] == ["L2", "DRAM", "DRAM"]
     assert ["level_note" in r.extra for r in sweep] == [False, True, False]  # 2x LLC is partly cached; 4x is not

@@ -116,3 +116,29 @@ def test_cuda_clock_reads_event_times_and_syncs_once_per_measurement() -> None:
     assert samples == pytest.approx([1e-3] * 7)
     # One sync before (drain earlier work) and one after the loop, never one per round.
     assert cuda.syncs - before == 2
+
+
+def test_before_round_runs_once_per_round_outside_the_timed_region() -> None:
+    rounds_seen: list[int] = []
+
+    def setup(r: int) -> None:
+        rounds_seen.append(r)
+        time.sleep(0.02)  # far longer than a sample: it would dominate if it were timed
+
+    timing = measure(lambda i: None, WallClock(), TimingConfig(warmup_s=0.001, min_sample_s=1e-4, rounds=4),
+                     before_round=setup)
+    assert rounds_seen == [0, 1, 2, 3]
+    assert max(timing.samples_s) * timing.iterations < 0.01
+
+
+def test_cuda_clock_setup_precedes_each_start_event_and_syncs_stay_two() -> None:
+    cuda = _FakeCuda(seconds_per_call=1e-4)
+    clock = CudaEventClock(type("torch", (), {"cuda": cuda}))
+
+    def setup(_r: int) -> None:  # device work queued by the setup (a copy into fresh buffers) lands before start
+        cuda.device_time += 5e-3
+
+    before = cuda.syncs
+    samples = clock.rounds(cuda.launch, n=10, rounds=3, before_round=setup)
+    assert samples == pytest.approx([1e-3] * 3)
+    assert cuda.syncs - before == 2

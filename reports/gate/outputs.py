@@ -66,7 +66,7 @@ def print_terminal(console: Console, c: Comparison) -> None:
 
     table = Table(title=f"{c.base_label or c.base_source}  ->  {c.new_label or c.new_source}", title_justify="left")
     for col in ("verdict", "benchmark", "change", "interval", "p (Holm)", "threshold", "MDE", "note"):
-        table.add_column(col, overflow="fold",
+        table.add_column(col, overflow="fold", no_wrap=col == "benchmark",  # a name stays on one line (greppable)
                          justify="right" if col in ("change", "p (Holm)", "threshold", "MDE") else "left")
     unchanged = c.of("unchanged")
     for v in c.sorted_verdicts():
@@ -82,6 +82,9 @@ def print_terminal(console: Console, c: Comparison) -> None:
         table.add_row(Text("skipped", style="dim"), Text(f"{len(c.of('skipped'))} benchmark(s)"), "", "", "", "", "",
                       Text("skipped in both runs (reasons in the JSON)", style="dim"))
     console.print(table)
+    if c.noise_note:
+        console.print(Text("noise: ", style="yellow" if c.base_runs == 1 and not c.paired else "dim")
+                      + Text(c.noise_note))
     for line in machine_lines(c):
         console.print(Text("warning: ", style="yellow") + Text(line))
     console.print(Text(headline(c), style="bold green" if c.passed else "bold red"))
@@ -97,8 +100,10 @@ def markdown(c: Comparison) -> str:
     icon = "✅" if c.passed else "❌"
     lines = [f"## {icon} {md_escape(headline(c))}", "",
              f"Base `{md_escape(c.base_label or c.base_source)}` → new `{md_escape(c.new_label or c.new_source)}`; "
-             f"{'paired rounds (interleaved A/B)' if c.paired else 'independent runs'}, "
-             f"α = {c.settings.alpha:g} family-wise (Holm), {c.settings.level:.0%} bootstrap intervals.", ""]
+             f"{'paired rounds (interleaved A/B)' if c.paired else f'{c.base_runs} base run(s), run-level test'}, "
+             f"α = {c.settings.alpha:g} family-wise (Holm), {c.settings.level:.0%} intervals.", ""]
+    if c.noise_note:
+        lines += [f"> {'⚠️ ' if c.base_runs == 1 and not c.paired else ''}{md_escape(c.noise_note)}", ""]
     for line in machine_lines(c):
         lines += [f"> ⚠️ {md_escape(line)}", ""]
     shown = [v for v in c.sorted_verdicts() if v.verdict not in ("unchanged", "skipped")]
@@ -139,7 +144,8 @@ def junit(c: Comparison) -> str:
         props = ET.SubElement(case, "properties")
         for key, value in (("verdict", v.verdict), ("ratio", v.ratio), ("ci_low", v.ci_low), ("ci_high", v.ci_high),
                            ("p", v.p), ("threshold", v.threshold), ("mde", v.mde), ("test", v.test),
-                           ("n_base", v.n_base), ("n_new", v.n_new)):
+                           ("n_base", v.n_base), ("n_new", v.n_new), ("noise", v.noise),
+                           ("between_run_sd", v.between_run_sd), ("k_base", v.k_base)):
             if value is not None:
                 text = f"{value:.6g}" if isinstance(value, float) else str(value)
                 ET.SubElement(props, "property", name=key, value=text)
@@ -148,6 +154,11 @@ def junit(c: Comparison) -> str:
             ET.SubElement(case, "failure", message=message, type=v.verdict).text = message
         elif v.verdict not in ("unchanged", "improvement"):
             ET.SubElement(case, "skipped", message=message)
+    if c.noise_note:
+        sprops = ET.Element("properties")
+        ET.SubElement(sprops, "property", name="between_run_noise", value=c.noise_note)
+        ET.SubElement(sprops, "property", name="base_runs", value=str(c.base_runs))
+        suite.insert(0, sprops)
     suites = ET.Element("testsuites", name="infrabench", tests=suite.get("tests", "0"),
                         failures=suite.get("failures", "0"))
     suites.append(suite)

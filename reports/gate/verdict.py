@@ -1,28 +1,31 @@
 """One verdict per benchmark, and the gate's decision, from two BenchSets.
 
-regression: ratio beyond the threshold t, the interval's near bound beyond t/2, and the one-sided rank
-test significant at alpha after Holm across all compared benchmarks. improvement: the mirror (on the
+regression: ratio beyond the threshold t, the interval's near bound beyond t/2, and the one-sided test
+(run-level t for independent runs, see runlevel.py; Wilcoxon signed-rank for paired A/B rounds)
+significant at alpha after Holm across all compared benchmarks. improvement: the mirror (on the
 log scale: ratio below 1/(1+t)); never fails. inconclusive: an effect beyond t that the test cannot
 confirm, or an interval wider than t; fails only when strict. unchanged otherwise. Benchmarks in one
 run only are `missing` (gone from new) or `new`; those that failed or have no raw samples in either
 run are `failed`; skipped in both runs (e.g. a dtype this backend lacks) `skipped`: all listed, none dropped.
 
-Minimum detectable effect (MDE): the smallest slowdown this comparison's noise lets it flag reliably,
-max(t + w/3, t/2 + w) with w the relative width of the interval (twice its wider half, as bootstrap
-intervals of medians are often lopsided) (w/3 ~ 1.3 sigma above t for the ratio
-test; t/2 + w puts the near bound ~ w/2 clear of t/2), or none when the sample counts cannot reach
-the corrected alpha at all (then `rounds_needed` says how many would).
+Minimum detectable effect (MDE): the smallest slowdown this comparison's noise lets it flag reliably;
+independent runs: runlevel.mde (95% power); paired rounds: max(t + w/3, t/2 + w) with w the relative
+width of the interval (twice its wider half, as bootstrap intervals of medians are often lopsided) (w/3
+~ 1.3 sigma above t for the ratio test; t/2 + w puts the near bound ~ w/2 clear of t/2), or none when
+the sample counts cannot reach the corrected alpha at all (then `rounds_needed` says how many would).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from infrabench.reports.gate import stats
+from infrabench.reports.gate import runlevel, stats
 from infrabench.reports.gate.load import Bench, BenchSet
+from infrabench.reports.gate.noise import NoiseProfile
 
 VERDICT_ORDER = ("regression", "failed", "missing", "inconclusive", "improvement", "new", "unchanged", "skipped")
 
@@ -71,6 +74,10 @@ class BenchVerdict:
     mde: float | None = None
     rounds_needed: int | None = None
     device: str | None = None
+    noise: str | None = None  # where between-run noise came from: runs | profile | spread | paired rounds
+    between_run_sd: float | None = None  # log-SD of one run's median between runs, as used
+    k_base: int | None = None  # base runs behind this benchmark
+    df: float | None = None  # degrees of freedom of the run-level t test
 
     @property
     def change_pct(self) -> float | None:
@@ -95,6 +102,8 @@ class Comparison:
     machines_allowed_to_differ: bool = False
     base_label: str | None = None
     new_label: str | None = None
+    base_runs: int = 1
+    noise_note: str = ""
 
     def of(self, verdict: str) -> list[BenchVerdict]:
         return [v for v in self.verdicts if v.verdict == verdict]
@@ -122,7 +131,8 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "base": {"source": self.base_source, "label": self.base_label},
+            "base": {"source": self.base_source, "label": self.base_label, "runs": self.base_runs},
+            "between_run_noise": self.noise_note,
             "new": {"source": self.new_source, "label": self.new_label},
             "paired": self.paired,
             "settings": asdict(self.settings),
@@ -133,15 +143,21 @@ class Comparison:
             "benchmarks": [{**asdict(v), "change_pct": v.change_pct} for v in self.sorted_verdicts()],
             "method": {
                 "ratio": "median(new) / median(base) of seconds per iteration; > 1 is slower",
-                "interval": f"{self.settings.level:.0%} percentile bootstrap, seed {stats.BOOTSTRAP_SEED}, "
-                            f"{stats.BOOTSTRAP_RESAMPLES} resamples" + (" of paired rounds" if self.paired else ""),
+                "interval": f"{self.settings.level:.0%} percentile bootstrap of paired rounds, seed "
+                            f"{stats.BOOTSTRAP_SEED}, {stats.BOOTSTRAP_RESAMPLES} resamples" if self.paired else
+                            f"{self.settings.level:.0%} t interval of the log ratio, SE = sqrt(tau^2/k + "
+                            "max(tau^2, se_new^2)) (k = 1: max(tau^2, se_base^2) + max(tau^2, se_new^2)), tau the "
+                            "between-run log-SD (see between_run_noise), se the within-run SE of a log median",
                 "test": "one-sided Wilcoxon signed-rank on log ratios of paired rounds" if self.paired
-                        else "one-sided Mann-Whitney U", "correction": "Holm across compared benchmarks, per direction",
+                        else "one-sided t test of the new run's log median against the base runs' (run level)",
+                "correction": "Holm across compared benchmarks, per direction",
                 "regression": "ratio > 1+t and interval low > 1+t/2 and Holm p(slower) < alpha",
                 "improvement": "ratio < 1/(1+t) and interval high < 1/(1+t/2) and Holm p(faster) < alpha",
                 "inconclusive": "effect beyond t not confirmed by the test, or interval wider than t",
-                "mde": "max(t + w/3, t/2 + w), w = 2 max(ratio - low, high - ratio) / ratio; "
-                       "null when the rank test cannot reach alpha/m",
+                "mde": ("max(t + w/3, t/2 + w), w = 2 max(ratio - low, high - ratio) / ratio; "
+                        "null when the rank test cannot reach alpha/m") if self.paired else
+                       "smallest slowdown flagged with 95% power: exp(max(ln(1+t), ln(1+t/2) + q_ci SE, q_m SE) "
+                       "+ z_0.95 SE) - 1, q_m the t quantile at alpha/m",
             },
         }
 
@@ -175,43 +191,91 @@ def _rounds_needed(n: int, threshold: float, width: float, alpha_first: float, p
     return need if need > n else None
 
 
-def compare(base: BenchSet, new: BenchSet, settings: GateSettings | None = None,
-            machine_diffs: list[FieldDiff] | None = None, machines_allowed_to_differ: bool = False) -> Comparison:
-    """Every benchmark of either run with its verdict and the numbers behind it."""
+def compare(base: BenchSet | Sequence[BenchSet], new: BenchSet, settings: GateSettings | None = None,
+            machine_diffs: list[FieldDiff] | None = None, machines_allowed_to_differ: bool = False,
+            noise_profile: NoiseProfile | None = None) -> Comparison:
+    """Every benchmark of either side with its verdict and the numbers behind it.
+
+    `base` is one run or several runs of the same suite (the baseline); paired sets (interleaved A/B)
+    are compared round by round with the rank test, everything else at the run level (see `runlevel`)."""
     settings = settings or GateSettings()
-    paired = base.paired and new.paired
-    names = list(dict.fromkeys([*base.benches, *new.benches]))
+    bases = [base] if isinstance(base, BenchSet) else list(base)
+    if not bases:
+        raise ValueError("no base run")
+    first = bases[0]
+    paired = len(bases) == 1 and first.paired and new.paired
+    merged = _merged(bases)
+    names = list(dict.fromkeys([*merged.benches, *new.benches]))
     out: dict[str, BenchVerdict] = {}
     measured: list[BenchVerdict] = []
+    comparable: list[str] = []
     for name in names:
-        b, n = base.benches.get(name), new.benches.get(name)
+        b, n = merged.benches.get(name), new.benches.get(name)
         if b is None or n is None or not b.comparable or not n.comparable:
             out[name] = _missing_or_failed(name, b, n)
             continue
         if paired and len(b.samples) != len(n.samples):
             out[name] = BenchVerdict(name, "failed", "paired runs with different round counts", device=b.device)
             continue
-        t, source = settings.threshold_for(b)
-        est = stats.bootstrap_ratio(b.samples, n.samples, settings.level, paired)
-        test = stats.rank_test(b.samples, n.samples, paired)
-        import numpy as np
-
-        v = BenchVerdict(name, "unchanged", "", t, source, est.ratio, est.ci_low, est.ci_high, est.level,
-                         p_slower=test.p_slower, p_faster=test.p_faster, min_p=test.min_p, test=test.test,
-                         n_base=len(b.samples), n_new=len(n.samples), median_base_s=float(np.median(b.samples)),
-                         median_new_s=float(np.median(n.samples)),
-                         interval_width=2.0 * max(est.ratio - est.ci_low, est.ci_high - est.ratio) / est.ratio,
-                         device=b.device)
-        out[name] = v
-        measured.append(v)
+        comparable.append(name)
+    if paired:
+        note = "paired rounds (interleaved A/B): drift between rounds cancels in the pairs"
+        for name in comparable:
+            v = _paired_verdict(merged.benches[name], new.benches[name], settings)
+            out[name] = v
+            measured.append(v)
+    else:
+        est = runlevel.estimate(bases, new, comparable, noise_profile, settings.level)
+        note = est.note
+        for name in comparable:
+            e = est.per_bench[name]
+            b = merged.benches[name]
+            t, source = settings.threshold_for(b)
+            v = BenchVerdict(name, "unchanged", "", t, source, e.ratio, e.ci_low, e.ci_high, settings.level,
+                             p_slower=e.p_slower, p_faster=e.p_faster, min_p=0.0, test=e.test,
+                             n_base=e.n_base, n_new=e.n_new, median_base_s=e.median_base_s,
+                             median_new_s=e.median_new_s,
+                             interval_width=2.0 * max(e.ratio - e.ci_low, e.ci_high - e.ratio) / e.ratio,
+                             device=b.device, noise=e.noise, between_run_sd=e.tau, k_base=e.k, df=e.df)
+            v.mde = runlevel.mde(t, e.se, e.df, settings.alpha / max(len(comparable), 1), settings.level)
+            out[name] = v
+            measured.append(v)
     m = len(measured)
     slower_holm = stats.holm([v.p_slower for v in measured])  # type: ignore[misc]
     faster_holm = stats.holm([v.p_faster for v in measured])  # type: ignore[misc]
     alpha_first = settings.alpha / max(m, 1)
     for v, ps, pf in zip(measured, slower_holm, faster_holm, strict=True):
         _decide(v, ps, pf, settings.alpha, alpha_first, paired)
-    return Comparison(base.source, new.source, settings, paired, [out[n] for n in names],
-                      machine_diffs or [], machines_allowed_to_differ, base.label, new.label)
+    source = first.source if len(bases) == 1 else f"{len(bases)} base runs ({first.source}, ...)"
+    return Comparison(source, new.source, settings, paired, [out[n] for n in names],
+                      machine_diffs or [], machines_allowed_to_differ, first.label if len(bases) == 1 else source,
+                      new.label, len(bases), note)
+
+
+def _merged(bases: list[BenchSet]) -> BenchSet:
+    """One BenchSet naming every base benchmark: the first comparable entry of each fullname (its samples are
+    used only for medians shown and for the paired path), else the first entry seen."""
+    benches: dict[str, Bench] = {}
+    for run in bases:
+        for name, bench in run.benches.items():
+            if name not in benches or (bench.comparable and not benches[name].comparable):
+                benches[name] = bench
+    first = bases[0]
+    return BenchSet(first.source, first.fmt, benches, first.machine_info, first.paired, first.label)
+
+
+def _paired_verdict(b: Bench, n: Bench, settings: GateSettings) -> BenchVerdict:
+    import numpy as np
+
+    t, source = settings.threshold_for(b)
+    est = stats.bootstrap_ratio(b.samples, n.samples, settings.level, True)
+    test = stats.rank_test(b.samples, n.samples, True)
+    return BenchVerdict(b.fullname, "unchanged", "", t, source, est.ratio, est.ci_low, est.ci_high, est.level,
+                        p_slower=test.p_slower, p_faster=test.p_faster, min_p=test.min_p, test=test.test,
+                        n_base=len(b.samples), n_new=len(n.samples), median_base_s=float(np.median(b.samples)),
+                        median_new_s=float(np.median(n.samples)),
+                        interval_width=2.0 * max(est.ratio - est.ci_low, est.ci_high - est.ratio) / est.ratio,
+                        device=b.device, noise="paired rounds")
 
 
 def _decide(v: BenchVerdict, p_slower_holm: float, p_faster_holm: float, alpha: float, alpha_first: float,
@@ -221,8 +285,9 @@ def _decide(v: BenchVerdict, p_slower_holm: float, p_faster_holm: float, alpha: 
     v.p_slower_holm, v.p_faster_holm = p_slower_holm, p_faster_holm
     v.p = p_slower_holm if r >= 1.0 else p_faster_holm
     n = min(v.n_base or 0, v.n_new or 0)
-    feasible = (v.min_p or 1.0) < alpha_first
-    v.mde = _mde(t, w, feasible)
+    feasible = (v.min_p or 0.0) < alpha_first
+    if paired:
+        v.mde = _mde(t, w, feasible)
     slower_effect = r > 1.0 + t and v.ci_low > 1.0 + t / 2.0
     faster_effect = r < 1.0 / (1.0 + t) and v.ci_high < 1.0 / (1.0 + t / 2.0)
     pct = f"{(r - 1.0) * 100.0:+.1f}%"
@@ -239,12 +304,16 @@ def _decide(v: BenchVerdict, p_slower_holm: float, p_faster_holm: float, alpha: 
                         f"(smallest possible p {v.min_p:.2g})")
         else:
             v.reason = f"{pct} beyond the {t:.0%} threshold, but p={p:.2g} after Holm is not below {alpha:g}"
-        v.rounds_needed = _rounds_needed(n, t, w, alpha_first, paired)
+        v.rounds_needed = _rounds_needed(n, t, w, alpha_first, paired) if paired else None
     elif w > t:
         v.verdict = "inconclusive"
         v.reason = f"too noisy to tell: {ci} is wider than the {t:.0%} threshold"
-        v.rounds_needed = _rounds_needed(n, t, w, alpha_first, paired)
+        v.rounds_needed = _rounds_needed(n, t, w, alpha_first, paired) if paired else None
     else:
         v.verdict, v.reason = "unchanged", f"{pct}, {ci}"
     if v.verdict == "inconclusive" and v.rounds_needed:
         v.reason += f"; about {v.rounds_needed} rounds per side would settle it"
+    elif v.verdict == "inconclusive" and not paired and v.noise != "runs":
+        source = {"spread": "unknown, estimated from the other benchmarks' moves",
+                  "profile": "from the noise profile"}.get(v.noise or "", "unknown")
+        v.reason += f"; between-run noise {source} (several base runs would measure it)"
