@@ -28,12 +28,11 @@ Command-line options win. Exit codes: 0 pass, 1 regression (or inconclusive with
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infrabench.errors import UsageError
+from infrabench.files import read_json, read_toml
 
 if TYPE_CHECKING:
     from infrabench.reports.gate import BenchSet, Comparison, GateSettings
@@ -89,21 +88,6 @@ def parse_fraction(value: Any, where: str) -> float:
     return number
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML: {exc}") from None
-
-
 def gate_table(config: Path | None, cwd: Path | None = None) -> tuple[dict[str, Any], str | None]:
     """The gate table and where it came from: --config, else ./infrabench.toml, else ./pyproject.toml."""
     cwd = cwd or Path.cwd()
@@ -111,7 +95,7 @@ def gate_table(config: Path | None, cwd: Path | None = None) -> tuple[dict[str, 
     for path in candidates:
         if config is None and not path.is_file():
             continue
-        data = _read_toml(path)
+        data = read_toml(path)
         if "tool" in data or path.name == "pyproject.toml":
             table, where = data.get("tool", {}).get("infrabench", {}).get("gate"), "[tool.infrabench.gate]"
         else:
@@ -177,23 +161,12 @@ def gate_settings(args: argparse.Namespace) -> tuple[GateSettings, bool]:
 def load_bench_set(path: Path) -> BenchSet:
     """An infrabench run file (validated against the run schema) or a pytest-benchmark saved run."""
     from infrabench.reports.gate import GateInputError, bench_set
-    from infrabench.runfile import load_run
+    from infrabench.runfile import checked_run
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such run file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a run file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc}); is the file truncated?") from None
+    data = read_json(path, truncation_hint="is the file truncated?")
     if isinstance(data, dict) and "infrabench" in data:
-        data = load_run(path)
+        data = checked_run(data, path)
     try:
         return bench_set(data, str(path))
     except GateInputError as exc:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infrabench.errors import UsageError
+from infrabench.files import read_toml
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -68,24 +69,9 @@ class RunSettings:
     out: Path
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"--config {path}: not valid TOML: {exc}") from None
-
-
 def load_config_file(path: Path) -> dict[str, Any]:
     """The run table of a TOML config file, keys normalised to the option names; UsageError when invalid."""
-    data = _read_toml(path)
+    data = read_toml(path)
     if "tool" in data or path.name == "pyproject.toml":
         table, where = data.get("tool", {}).get("infrabench", {}).get("run"), "[tool.infrabench.run]"
     else:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from infrabench.errors import UsageError
+from infrabench.files import read_json
 from infrabench.suites.journal import read_results
 from infrabench.suites.registry import compute_verdicts
 from infrabench.suites.result import WORK_UNITS, BenchResult
@@ -443,22 +444,15 @@ def validate_run(data: Any) -> None:
 
 def load_run(path: Path) -> dict[str, Any]:
     """Read and validate a run file; every problem is one UsageError line."""
+    path = Path(path)
+    data = read_json(path, truncation_hint="it may be truncated (the journal beside it keeps every finished result)")
+    return checked_run(data, path)
+
+
+def checked_run(data: Any, path: Path) -> dict[str, Any]:
+    """`data` if it is a valid run file, else one UsageError line naming `path` and where it is wrong."""
     import jsonschema
 
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such run file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a run file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read the run file: {exc}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        hint = "; it may be truncated (the journal beside it keeps every finished result)" if text else ""
-        raise UsageError(f"{path}: not valid JSON ({exc}){hint}") from None
     try:
         validate_run(data)
     except jsonschema.ValidationError as exc:
