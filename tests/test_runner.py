@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import requires_jax, requires_torch, run_cli
 from infrabench.suites.journal import read_results
 from infrabench.suites.options import SuiteOptions
 from infrabench.suites.runner import RunConfig, run
@@ -61,6 +61,8 @@ def by_backend(results) -> dict[str, list]:
     return grouped
 
 
+@requires_torch
+@requires_jax
 def test_a_crashing_backend_keeps_its_result_and_the_others_complete(hooks, tmp_path) -> None:
     hooks("torch:abort")
     events = []
@@ -85,6 +87,7 @@ def test_a_crashing_backend_keeps_its_result_and_the_others_complete(hooks, tmp_
     assert (tmp_path / "machine_profile.json").exists()
 
 
+@requires_torch
 def test_a_hanging_backend_times_out_and_the_run_goes_on(hooks, tmp_path) -> None:
     hooks("numpy:hang")
     timeout_s = 8.0
@@ -170,6 +173,7 @@ def _wait_for_lines(pattern: str, root: Path, lines: int, proc: subprocess.Popen
     raise AssertionError(f"fewer than {lines} journal lines after {limit_s} s")
 
 
+@requires_torch
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupting_the_cli_writes_the_finished_results_and_exits_130(tmp_path, sig) -> None:
     out = tmp_path / "results"
