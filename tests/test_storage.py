@@ -116,7 +116,7 @@ def test_virtio_vda_rotational_is_low_trust(tmp_path: Path) -> None:
     _write(root / "proc" / "self" / "mountinfo", (DATA / "mountinfo_kvm_guest.txt").read_text())
     _write(root / "proc" / "cpuinfo", CPU_FLAGS_VM)
     _disk(root, VDA, "254:0", 1, None)  # virtio-blk: rotational=1 and no device/model on this machine
-    rec = _one(ProbeContext(root=root, env={}), "/work/data")
+    rec = _one(ProbeContext(root=root, env={}), "/srv/data")
     assert rec.block_device == "vda" and rec.disk == "vda"
     assert rec.rotational is True
     assert rec.rotational_trust == "low"
