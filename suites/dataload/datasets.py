@@ -329,19 +329,3 @@ def estimate_bytes(spec: DatasetSpec) -> int:
     if spec.format == "parquet":
         return spec.samples * spec.shape[0] * 3
     return spec.samples * int(np.prod(spec.shape)) // 3
-
-
-def remove_created(data_dir: Path, before: set[str]) -> None:
-    """Remove every entry of `data_dir` that was not there before the run (the directory itself stays)."""
-    if not data_dir.exists():
-        return
-    for entry in data_dir.iterdir():
-        if entry.name in before:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            try:
-                entry.unlink()
-            except OSError:
-                pass
