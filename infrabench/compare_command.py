@@ -9,6 +9,11 @@ comes from `--noise FILE` (a profile written by `infrabench compare --estimate-n
 or bench/gate_calibration.py) when given, else from how far the other benchmarks moved between the two
 runs.
 
+`--confirm RERUN` (repeatable; a file or a folder of runs) names a re-run of the new side made in a
+fresh process after a failing compare: a regression stands only when every re-run, compared with the
+same base, shows it too (one benchmark now and then runs 1.5-2x slower for a whole process on a shared
+machine; see reports/gate/verdict.py `confirm`).
+
 Settings come from `--config FILE`, else ./infrabench.toml ([gate]), else ./pyproject.toml
 ([tool.infrabench.gate]):
 
@@ -64,6 +69,10 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
                              "(infrabench or pytest-benchmark); with --estimate-noise: the runs to measure")
     parser.add_argument("--noise", type=Path, metavar="FILE",
                         help="noise profile (between-run log-SD per benchmark) for a single base run")
+    parser.add_argument("--confirm", type=Path, metavar="RERUN", action="append", default=[],
+                        help="a re-run of the new side (run file, or a folder of them), made in a fresh process "
+                             "after a failing compare (repeatable): a regression stands only when every re-run "
+                             "shows it too")
     parser.add_argument("--estimate-noise", type=Path, metavar="FILE", dest="estimate_noise",
                         help="write a noise profile measured from the given runs (2 or more) instead of comparing")
     add_gate_arguments(parser)
@@ -272,4 +281,8 @@ def compare_command(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         raise UsageError("compare needs a base run (file or folder) and a new run file: compare BASE [BASE ...] NEW")
     settings, allow = gate_settings(args)
-    return finish(compare_files(args.runs[:-1], args.runs[-1], settings, allow, args.noise), args)
+    from infrabench.reports.gate import confirm
+
+    comparison = compare_files(args.runs[:-1], args.runs[-1], settings, allow, args.noise)
+    reruns = [compare_files(args.runs[:-1], path, settings, allow, args.noise) for path in run_paths(args.confirm)]
+    return finish(confirm(comparison, reruns), args)

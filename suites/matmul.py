@@ -84,8 +84,11 @@ class Plan:
 _CPU_PLANS: dict[str, Plan] = {
     # 8 rounds (budget for them at 2048^3 fp64, ~0.2 s a call here): 5 vs 5 rounds cannot give a rank-test p
     # small enough to pass a Holm correction over a whole run, so a quick run could never flag a matmul.
+    # Rounds of >= 10 ms and 0.15 s of warm-up: with 1 ms rounds and 50 ms of warm-up a 256^3 matmul's eight
+    # rounds spanned ~10 ms just after start-up, and its median moved 1.5-2x from one process to the next on a
+    # 2-vCPU guest (rounds of 10 ms after 0.5 s: within 1%, numpy fp32).
     "quick": Plan((256, 1024, 2048), ((512, 1024, "mlp_up"),),
-                  TimingConfig(warmup_s=0.05, min_sample_s=1e-3, rounds=8, budget_s=2.5), max_call_s=2.0),
+                  TimingConfig(warmup_s=0.15, min_sample_s=1e-2, rounds=8, budget_s=2.5), max_call_s=2.0),
     "standard": Plan((256, 512, 1000, 1024, 2048, 3000, 4096), ((512, 1024, "all"), (2048, 1024, "all")),
                      TimingConfig(warmup_s=0.2, min_sample_s=1e-3, rounds=10, budget_s=5.0), max_call_s=20.0),
     "full": Plan((128, 256, 384, 512, 768, 1000, 1024, 1536, 2048, 3000, 3072, 4096, 6144, 8192),

@@ -78,6 +78,36 @@ def test_slower_benchmark_fails_and_is_the_only_junit_failure(real_run, tmp_path
     assert "regression" in md.read_text() and md_escape(name) in md.read_text()
 
 
+def test_confirming_rerun_keeps_a_real_regression_and_drops_a_one_off(real_run, tmp_path):
+    """--confirm: a regression stands only when the re-run of the new side shows it too."""
+    new, name, mde = _scaled(real_run, tmp_path / "slow.json", 1.3)
+    assert mde < 0.3, f"no benchmark of this run can show a 30% change (smallest MDE {mde:.0%})"
+    (tmp_path / "rerun").mkdir()
+    also_slow, _, _ = _scaled(real_run, tmp_path / "rerun" / "slow_again.json", 1.3)
+    js, junit = tmp_path / "c.json", tmp_path / "g.xml"
+    proc = run_cli("compare", str(real_run), str(new), "--confirm", str(also_slow), "--json", str(js),
+                   "--junit", str(junit))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = json.loads(js.read_text())
+    assert data["failing"] == [name] and data["confirmed_by"] == [str(also_slow)]
+    assert "confirmed by the re-run" in next(b for b in data["benchmarks"] if b["fullname"] == name)["reason"]
+    assert "confirmation" in {p.get("name") for p in ET.parse(junit).iter("property")}
+    proc = run_cli("compare", str(real_run), str(new), "--confirm", str(tmp_path / "rerun"), "--json", str(js))
+    # a folder of re-runs
+    assert proc.returncode == 1 and json.loads(js.read_text())["confirmed_by"] == [str(also_slow)]
+    # the re-run is as fast as the base: the first run's slowdown was a one-off, the gate passes
+    same = tmp_path / "same.json"
+    same.write_text(real_run.read_text())
+    proc = run_cli("compare", str(real_run), str(new), "--confirm", str(same), "--json", str(js))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    verdict = next(b for b in json.loads(js.read_text())["benchmarks"] if b["fullname"] == name)
+    assert verdict["verdict"] == "inconclusive" and "not confirmed by the re-run" in verdict["reason"]
+    # --strict fails on it (inconclusive), and a missing re-run file is bad input
+    assert run_cli("compare", str(real_run), str(new), "--confirm", str(same), "--strict").returncode == 1
+    proc = run_cli("compare", str(real_run), str(new), "--confirm", str(tmp_path / "nope.json"))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_faster_benchmark_passes_as_improvement(real_run, tmp_path):
     new, name, mde = _scaled(real_run, tmp_path / "fast.json", 0.7)
     proc = run_cli("compare", str(real_run), str(new), "--json", str(tmp_path / "c.json"))

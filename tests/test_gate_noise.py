@@ -139,3 +139,26 @@ def test_bad_noise_profile_and_bad_arguments_are_one_line(runs, tmp_path):
         proc = run_cli(*args)
         assert proc.returncode == 2, args
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_confirmation_is_tested_on_the_flagged_benchmarks_only():
+    """confirm(): the re-run's p is Holm-corrected over the benchmarks being confirmed, and a benchmark the re-run
+    lacks turns inconclusive; a primary comparison without regressions is left as it was."""
+    from infrabench.reports.gate import bench_set, compare, confirm
+
+    data = json.loads(SAMPLE.read_text())
+    rng = np.random.default_rng(3)
+    bases = [bench_set(_shifted(data, rng, 0.02), f"base{i}") for i in range(5)]
+    names = [n for n, b in bases[0].benches.items() if b.comparable]
+    a, b = names[0], names[1]
+    new = bench_set(_shifted(data, rng, 0.02, {a: 1.6, b: 1.6}), "new")
+    first = compare(bases, new)
+    assert sorted(v.fullname for v in first.failing) == sorted([a, b])
+    rerun_data = _shifted(data, rng, 0.02, {a: 1.6})
+    rerun_data["benchmarks"] = [x for x in rerun_data["benchmarks"] if x["fullname"] != b]
+    confirmed = confirm(compare(bases, new), [compare(bases, bench_set(rerun_data, "rerun"))])
+    assert [v.fullname for v in confirmed.failing] == [a] and confirmed.confirmed_by == ["rerun"]
+    dropped = next(v for v in confirmed.verdicts if v.fullname == b)
+    assert dropped.verdict == "inconclusive" and "not confirmed: missing in the re-run rerun" in dropped.reason
+    quiet = compare(bases, bases[0])
+    assert confirm(quiet, [first]).passed

@@ -12,6 +12,6 @@ command line.
 from __future__ import annotations
 
 from infrabench.reports.gate.load import BenchSet, GateInputError, bench_set
-from infrabench.reports.gate.verdict import Comparison, GateSettings, compare
+from infrabench.reports.gate.verdict import Comparison, GateSettings, compare, confirm
 
-__all__ = ["BenchSet", "Comparison", "GateInputError", "GateSettings", "bench_set", "compare"]
+__all__ = ["BenchSet", "Comparison", "GateInputError", "GateSettings", "bench_set", "compare", "confirm"]

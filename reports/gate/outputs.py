@@ -85,9 +85,16 @@ def print_terminal(console: Console, c: Comparison) -> None:
     if c.noise_note:
         console.print(Text("noise: ", style="yellow" if c.base_runs == 1 and not c.paired else "dim")
                       + Text(c.noise_note))
+    if c.confirmed_by:
+        console.print(Text("confirmation: ", style="dim") + Text(confirm_note(c)))
     for line in machine_lines(c):
         console.print(Text("warning: ", style="yellow") + Text(line))
     console.print(Text(headline(c), style="bold green" if c.passed else "bold red"))
+
+
+def confirm_note(c: Comparison) -> str:
+    return (f"each regression was re-measured in {len(c.confirmed_by)} re-run(s) of the new side "
+            f"({', '.join(c.confirmed_by)}); it stands only where every re-run shows it")
 
 
 # --- Markdown ----------------------------------------------------------------------------------------
@@ -104,6 +111,8 @@ def markdown(c: Comparison) -> str:
              f"α = {c.settings.alpha:g} family-wise (Holm), {c.settings.level:.0%} intervals.", ""]
     if c.noise_note:
         lines += [f"> {'⚠️ ' if c.base_runs == 1 and not c.paired else ''}{md_escape(c.noise_note)}", ""]
+    if c.confirmed_by:
+        lines += [f"> {md_escape(confirm_note(c))}", ""]
     for line in machine_lines(c):
         lines += [f"> ⚠️ {md_escape(line)}", ""]
     shown = [v for v in c.sorted_verdicts() if v.verdict not in ("unchanged", "skipped")]
@@ -154,10 +163,13 @@ def junit(c: Comparison) -> str:
             ET.SubElement(case, "failure", message=message, type=v.verdict).text = message
         elif v.verdict not in ("unchanged", "improvement"):
             ET.SubElement(case, "skipped", message=message)
+    sprops = ET.Element("properties")
     if c.noise_note:
-        sprops = ET.Element("properties")
         ET.SubElement(sprops, "property", name="between_run_noise", value=c.noise_note)
         ET.SubElement(sprops, "property", name="base_runs", value=str(c.base_runs))
+    if c.confirmed_by:
+        ET.SubElement(sprops, "property", name="confirmation", value=confirm_note(c))
+    if len(sprops):
         suite.insert(0, sprops)
     suites = ET.Element("testsuites", name="infrabench", tests=suite.get("tests", "0"),
                         failures=suite.get("failures", "0"))
