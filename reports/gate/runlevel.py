@@ -194,7 +194,8 @@ def noise_note(k: int, modes: set[str], profile: NoiseProfile | None) -> str:
         parts.append(f"taken from the noise profile {profile.source or '(given)'}")
     if "spread" in modes:
         parts.append("estimated from how far the other benchmarks of each suite moved between the two runs"
-                     + (" (benchmarks the profile does not list)" if "profile" in modes else ""))
+                     + (" (benchmarks the profile does not list)" if "profile" in modes else "")
+                     + "; MDEs marked (if typical) assume each benchmark moves like its suite's typical one")
     parts.append("compare against several base runs, or pass --noise FILE, to measure it")
     return "; ".join(parts)
 
