@@ -331,8 +331,9 @@ def _decide(v: BenchVerdict, p_slower_holm: float, p_faster_holm: float, alpha: 
 def confirm(primary: Comparison, reruns: Sequence[Comparison]) -> Comparison:
     """Keep a regression only where every re-run of the new side, compared with the same base, shows it too.
 
-    Why: on a shared machine one benchmark now and then runs 1.5-2x slower for a whole process (thread
-    placement, a neighbour's burst) while its rounds agree; no spread measured from a few base runs
+    Why: on a shared machine one benchmark now and then runs 1.5-2x slower for a whole process while its
+    rounds agree (on a 2-vCPU guest: kernels on 2 threads; pinned to one CPU they were steady); no spread
+    measured from a few base runs
     foresees that, so a single run's regression is re-measured in a fresh process before it fails CI
     (the practice of re-triggering a job before alerting). The re-run is independent data, so it is
     tested on the flagged benchmarks only (Holm over those), and a regression needs both stages: the
