@@ -73,16 +73,16 @@ def slowed(run: BenchSet, target: str, slowdown: float) -> BenchSet:
     return BenchSet(run.source, run.fmt, {**run.benches, target: bench}, run.machine_info)
 
 
-def gate(bases: list[BenchSet], new: BenchSet, reruns: list[BenchSet], profile: NoiseProfile | None) -> Comparison:
-    """What the recipe decides: `infrabench compare`, and while it fails and re-runs are left, one more re-run
-    and `compare ... --confirm RERUN [--confirm RERUN ...]` with all the re-runs so far."""
-    c = compare(bases, new, noise_profile=profile)
+def gate(first: Comparison, bases: list[BenchSet], reruns: list[BenchSet], profile: NoiseProfile | None) -> Comparison:
+    """What the recipe decides from the first comparison: while it fails and re-runs are left, one more re-run and
+    `compare ... --confirm RERUN [--confirm RERUN ...]` with all the re-runs so far."""
+    c = first
     used: list[Comparison] = []
     for rerun in reruns:
         if c.passed:
             break
         used.append(compare(bases, rerun, noise_profile=profile))
-        c = confirm(compare(bases, new, noise_profile=profile), used)
+        c = confirm(first, used)
     return c
 
 
@@ -99,12 +99,12 @@ def simulate(runs: list[BenchSet], k: int, use_profile: bool, reruns: int, trial
         profile = estimate_profile([r for j, r in enumerate(runs) if j not in new_runs]) if use_profile else None
         new = resampled(runs[pick[k]], rng)
         again = [resampled(runs[i], rng) for i in pick[k + 1:]]
-        c = gate(bases, new, again, profile)
+        first = compare(bases, new, noise_profile=profile)  # also what the MDEs below come from
+        c = gate(first, bases, again, profile)
         if not c.passed:
             false_fail += 1
             for v in c.failing:
                 falsely[v.fullname] = falsely.get(v.fullname, 0) + 1
-        first = compare(bases, new, noise_profile=profile)  # MDE: what the first comparison could detect
         eligible = [v.fullname for v in first.verdicts if v.mde is not None and v.mde < slowdown]
         eligible_counts.append(len(eligible))
         # MDE check: slowed by its own MDE, a benchmark should be flagged by the first comparison ~95% of the time
@@ -117,7 +117,9 @@ def simulate(runs: list[BenchSet], k: int, use_profile: bool, reruns: int, trial
         if eligible:
             target = str(rng.choice(eligible))
             # a real slowdown is in the re-run too
-            d = gate(bases, slowed(new, target, slowdown), [slowed(r, target, slowdown) for r in again], profile)
+            slow_new = slowed(new, target, slowdown)
+            d = gate(compare(bases, slow_new, noise_profile=profile), bases,
+                     [slowed(r, target, slowdown) for r in again], profile)
             detect_total += 1
             if any(v.fullname == target for v in d.failing):
                 detect_hits += 1

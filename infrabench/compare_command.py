@@ -234,24 +234,33 @@ def load_noise(path: Path | None) -> Any:
 
 
 def compare_files(base_paths: Path | list[Path], new_path: Path, settings: GateSettings, allow_different: bool,
-                  noise: Path | None = None) -> Comparison:
-    """Load the files, check the fingerprints, compare; UsageError for anything that cannot be gated."""
-    from infrabench.reports.gate import compare
+                  noise: Path | None = None, confirm_paths: list[Path] | None = None) -> Comparison:
+    """Load the files, check the fingerprints, compare; with re-runs of the new side (`confirm_paths`, files or
+    folders), keep only the regressions every re-run shows. UsageError for anything that cannot be gated.
+    The base runs and the noise profile are read once, whatever the number of re-runs."""
+    from infrabench.reports.gate import compare, confirm
     from infrabench.reports.gate.fingerprint import machine_diffs
 
     files = run_paths(base_paths if isinstance(base_paths, list) else [base_paths])
-    bases, new = [load_bench_set(p) for p in files], load_bench_set(new_path)
+    bases = [load_bench_set(p) for p in files]
     profile = load_noise(noise)
-    for base in bases:
-        diffs = machine_diffs(base.machine_info, new.machine_info)
-        if diffs and not allow_different:
-            fields = "; ".join(f"{d.field}: {d.base} -> {d.new}" for d in diffs)
-            raise UsageError(f"{base.source} and {new_path} come from different machines or software ({fields}); "
-                             "pass --allow-different-machines to compare anyway")
-        if not set(base.benches) & set(new.benches):
-            raise UsageError(f"{base.source} and {new_path} have no benchmark in common (matched on fullname)")
-    diffs = machine_diffs(bases[0].machine_info, new.machine_info)
-    return compare(bases, new, settings, diffs, allow_different, profile)
+
+    def against_bases(path: Path) -> Comparison:
+        new = load_bench_set(path)
+        for base in bases:
+            diffs = machine_diffs(base.machine_info, new.machine_info)
+            if diffs and not allow_different:
+                fields = "; ".join(f"{d.field}: {d.base} -> {d.new}" for d in diffs)
+                raise UsageError(f"{base.source} and {path} come from different machines or software ({fields}); "
+                                 "pass --allow-different-machines to compare anyway")
+            if not set(base.benches) & set(new.benches):
+                raise UsageError(f"{base.source} and {path} have no benchmark in common (matched on fullname)")
+        return compare(bases, new, settings, machine_diffs(bases[0].machine_info, new.machine_info), allow_different,
+                       profile)
+
+    first = against_bases(new_path)
+    reruns = [against_bases(p) for p in run_paths(confirm_paths)] if confirm_paths else []
+    return confirm(first, reruns)
 
 
 def estimate_noise_command(args: argparse.Namespace) -> int:
@@ -281,8 +290,4 @@ def compare_command(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         raise UsageError("compare needs a base run (file or folder) and a new run file: compare BASE [BASE ...] NEW")
     settings, allow = gate_settings(args)
-    from infrabench.reports.gate import confirm
-
-    comparison = compare_files(args.runs[:-1], args.runs[-1], settings, allow, args.noise)
-    reruns = [compare_files(args.runs[:-1], path, settings, allow, args.noise) for path in run_paths(args.confirm)]
-    return finish(confirm(comparison, reruns), args)
+    return finish(compare_files(args.runs[:-1], args.runs[-1], settings, allow, args.noise, args.confirm), args)

@@ -20,6 +20,7 @@ the sample counts cannot reach the corrected alpha at all (then `rounds_needed` 
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import math
 from collections.abc import Sequence
@@ -329,39 +330,39 @@ def _decide(v: BenchVerdict, p_slower_holm: float, p_faster_holm: float, alpha: 
 
 
 def confirm(primary: Comparison, reruns: Sequence[Comparison]) -> Comparison:
-    """Keep a regression only where every re-run of the new side, compared with the same base, shows it too.
+    """A copy of `primary` keeping a regression only where every re-run of the new side, compared with the same
+    base, shows it too (the others turn inconclusive, with the re-run's figures in the reason).
 
     Why: on a shared machine one benchmark now and then runs 1.5-2x slower for a whole process while its
     rounds agree (on a 2-vCPU guest: kernels on 2 threads; pinned to one CPU they were steady); no spread
-    measured from a few base runs
-    foresees that, so a single run's regression is re-measured in a fresh process before it fails CI
-    (the practice of re-triggering a job before alerting). The re-run is independent data, so it is
-    tested on the flagged benchmarks only (Holm over those), and a regression needs both stages: the
-    chance of a false failure becomes the product of the two stages' chances."""
+    measured from a few base runs foresees that, so a single run's regression is re-measured in a fresh
+    process before it fails CI (the practice of re-triggering a job before alerting). The re-run is
+    independent data, so it is tested on the flagged benchmarks only (Holm over those), and a regression
+    needs both stages: the chance of a false failure becomes the product of the two stages' chances."""
     if not reruns:
         return primary
-    flagged = [v for v in primary.verdicts if v.verdict == "regression"]
-    primary.confirmed_by = [r.new_source for r in reruns]
-    if not flagged:
-        return primary
+    out = copy.deepcopy(primary)
+    out.confirmed_by = [r.new_source for r in reruns]
+    flagged = [v for v in out.verdicts if v.verdict == "regression"]
     for rerun in reruns:
+        if not flagged:
+            break
         by_name = {v.fullname: v for v in rerun.verdicts}
         seen = [by_name.get(v.fullname) for v in flagged]
-        ps = [w.p_slower if w is not None and w.p_slower is not None else 1.0 for w in seen]
-        for v, w, p in zip(flagged, seen, stats.holm(ps), strict=True):
+        holm = stats.holm([1.0 if w is None or w.p_slower is None else w.p_slower for w in seen])
+        for v, w, p in zip(flagged, seen, holm, strict=True):
             if v.verdict != "regression":
                 continue
-            t = v.threshold or 0.0
-            shown = (w is not None and w.ratio is not None and w.ci_low is not None and w.ratio > 1.0 + t
-                     and w.ci_low > 1.0 + t / 2.0 and p < primary.settings.alpha)
-            if w is None or w.ratio is None:
-                what = f"{w.verdict} in the re-run {rerun.new_source}" if w is not None else \
-                    f"absent from the re-run {rerun.new_source}"
-                v.verdict, v.reason = "inconclusive", f"{v.reason}; not confirmed: {what}"
-            elif not shown:
+            if w is None or w.ratio is None or w.ci_low is None:
                 v.verdict = "inconclusive"
-                v.reason = (f"{v.reason}; not confirmed by the re-run {rerun.new_source} "
-                            f"({(w.ratio - 1.0) * 100.0:+.1f}%, p={p:.2g} over the {len(flagged)} being confirmed)")
+                v.reason += f"; not confirmed: {w.verdict if w else 'absent'} in the re-run {rerun.new_source}"
+                continue
+            t = v.threshold or 0.0
+            change = f"{(w.ratio - 1.0) * 100.0:+.1f}%"
+            if w.ratio > 1.0 + t and w.ci_low > 1.0 + t / 2.0 and p < out.settings.alpha:
+                v.reason += f"; confirmed by the re-run {rerun.new_source} ({change}, p={p:.2g})"
             else:
-                v.reason += f"; confirmed by the re-run {rerun.new_source} ({(w.ratio - 1.0) * 100.0:+.1f}%, p={p:.2g})"
-    return primary
+                v.verdict = "inconclusive"
+                v.reason += (f"; not confirmed by the re-run {rerun.new_source} "
+                             f"({change}, p={p:.2g} over the {len(flagged)} being confirmed)")
+    return out
