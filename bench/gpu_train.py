@@ -18,7 +18,8 @@ from infrabench.reports.html import write_report
 from infrabench.suites.runner import RunConfig, run
 
 from infrabench import detect
-from infrabench.runfile import build_run, new_run_id, validate_run, write_atomic
+from infrabench.results import TrainFigures
+from infrabench.runfile import build_run, new_run_id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,22 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     outcome = run(config, profile, journal)
     data = build_run(outcome.results, profile, config.to_dict(), outcome.backends, outcome.interrupted,
                      new_run_id(), journal.name)
-    path = write_atomic(args.out / "gpu_train_run.json", data)
-    validate_run(data)
+    path = data.write(args.out / "gpu_train_run.json")
     write_report(data, args.out / "gpu_train_report.html")
-    verdict = (data["infrabench"]["verdicts"] or {}).get("train") or {}
-    for b in data["benchmarks"] + data["infrabench"]["results_without_timing"]:
-        info = b["extra_info"]["infrabench"]
-        if info["suite"] != "train":
+    verdict = data.verdicts.get("train") or {}
+    for b in data.benchmarks:
+        if b.suite != "train":
             continue
-        x = info.get("extra") or {}
-        v = (verdict.get("results") or {}).get(b["fullname"]) or {}
-        print(json.dumps({"result": b["fullname"], "status": info["status"], "reason": info["reason"],
-                          "tokens_per_s": x.get("tokens_per_s"), "tflops": x.get("achieved_tflops"),
-                          "mfu_pct_of_peak": x.get("mfu_pct_of_peak"), "mfu_reason": x.get("mfu_reason"),
+        x = b.figures if isinstance(b.figures, TrainFigures) else TrainFigures()
+        v = (verdict.get("results") or {}).get(b.fullname) or {}
+        print(json.dumps({"result": b.fullname, "status": b.status, "reason": b.reason,
+                          "tokens_per_s": x.tokens_per_s, "tflops": x.achieved_tflops,
+                          "mfu_pct_of_peak": x.mfu_pct_of_peak, "mfu_reason": x.mfu_reason,
                           "mfu_pct_of_attainable": v.get("mfu_pct_of_attainable"),
-                          "compile_s": x.get("compile_s"), "loss": [x.get("loss_first"), x.get("loss_last")],
-                          "peak_memory_bytes": x.get("peak_memory_bytes")}))
+                          "compile_s": x.compile_s, "loss": [x.loss_first, x.loss_last],
+                          "peak_memory_bytes": x.peak_memory_bytes}))
     for r in verdict.get("torch_jax_ratios") or []:
         print(f"torch {r['torch_mode']} / jax: {r['torch_over_jax']:.3f} ({r['model']} {r['dtype']})")
     print(f"run file: {path}")

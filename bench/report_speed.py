@@ -35,12 +35,12 @@ def main() -> int:
 
     from infrabench.reports.html import render_report
 
-    from infrabench.runfile import load_run
+    from infrabench.results import Run
 
     times = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        render_report(load_run(args.run_file))
+        render_report(Run.load(args.run_file))
         times.append(time.perf_counter() - t0)
     cold_median, warm_median = statistics.median(cold), statistics.median(times)
     print(f"`infrabench report` end to end (new process), median of {len(cold)}: {cold_median:.2f} s")

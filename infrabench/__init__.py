@@ -1,7 +1,9 @@
 """infrabench: what a machine can really do for AI work.
 
-Public API: `detect()` returns the MachineProfile of this machine. Heavy work happens in the stage
-packages (`infrabench.probes`, `.suites`, `.reports`); importing this module stays cheap.
+Public API: `detect()` (the MachineProfile of this machine), `run()` (the suites, as `infrabench run`),
+`compare()` (the gate, as `infrabench compare`), `report()` (the HTML report), `load()` (run files as a
+pandas DataFrame) and `Run` (the results model: `Run.load(path)`, `run.write(path)`). Heavy work
+happens in the stage packages (`infrabench.probes`, `.suites`, `.reports`); importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from infrabench.probes.context import ProbeContext
     from infrabench.probes.profile import MachineProfile
 
-__all__ = ["__version__", "detect", "load"]
+__all__ = ["Run", "__version__", "compare", "detect", "load", "report", "run"]
 
 
 def detect(ctx: ProbeContext | None = None) -> MachineProfile:
@@ -38,3 +40,32 @@ def load(paths):  # noqa: ANN001, ANN201 - str | PathLike | iterable of them -> 
     from infrabench.data import load as _load
 
     return _load(paths)
+
+
+def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - see infrabench.api.run
+    """Run the suites as `infrabench run` does and return the `Run` (see `infrabench.api.run`)."""
+    from infrabench.api import run as _run
+
+    return _run(*args, **kwargs)
+
+
+def compare(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - see infrabench.api.compare
+    """Compare a new run with base runs as `infrabench compare` does; returns the Comparison."""
+    from infrabench.api import compare as _compare
+
+    return _compare(*args, **kwargs)
+
+
+def report(run, path):  # noqa: ANN001, ANN201 - Run | path, path -> Path
+    """Write the HTML report of one run (a `Run` or a run file) to `path`."""
+    from infrabench.api import report as _report
+
+    return _report(run, path)
+
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy: importing infrabench stays cheap
+    if name == "Run":
+        from infrabench.results import Run
+
+        return Run
+    raise AttributeError(f"module 'infrabench' has no attribute {name!r}")

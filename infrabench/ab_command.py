@@ -134,7 +134,8 @@ def paired_set(run_files: list[Path], source: str) -> Any:
         else:
             meds = [float(np.median(b.samples)) for b in per_round if b is not None]
             benches[name] = Bench(name, meds, "ok", None, first.device, first.group)
-    return BenchSet(source, "ab", benches, rounds[0].machine_info, paired=True, label=source)
+    return BenchSet(source, "ab", benches, rounds[0].machine_info, paired=True, label=source,
+                    profile=rounds[0].profile)
 
 
 def rounds_for(alpha_first: float) -> int:
@@ -173,7 +174,7 @@ def ab_command(args: argparse.Namespace) -> int:
                                          args.out / side / f"round-{i + 1:02d}", label))
     base = paired_set(files["a"], f"A: {args.a} {args.a_args}".strip())
     new = paired_set(files["b"], f"B: {args.b} {args.b_args}".strip())
-    diffs = machine_diffs(base.machine_info, new.machine_info)  # software may differ by design: shown, not refused
+    diffs = machine_diffs(base, new)  # software may differ by design: shown, not refused
     comparison = compare(base, new, settings, diffs, True)
     m = sum(1 for v in comparison.verdicts if v.ratio is not None)
     floor = 0.5 ** args.rounds

@@ -52,9 +52,9 @@ def _show(name: str, out) -> int:
 
 def _save(args: argparse.Namespace, out) -> int:
     from infrabench.reports.baselines import save_from_run
-    from infrabench.runfile import load_run
+    from infrabench.results import Run
 
-    run = load_run(args.run_file)
+    run = Run.load(args.run_file)
     path = save_from_run(args.name, run, args.run_file, args.cls)
     out.write(f"saved baseline {args.name} ({args.cls.upper()}) to {path}\n")
     return 0

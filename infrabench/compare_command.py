@@ -170,14 +170,12 @@ def gate_settings(args: argparse.Namespace) -> tuple[GateSettings, bool]:
 def load_bench_set(path: Path) -> BenchSet:
     """An infrabench run file (validated against the run schema) or a pytest-benchmark saved run."""
     from infrabench.reports.gate import GateInputError, bench_set
-    from infrabench.runfile import checked_run
+    from infrabench.results import Run
 
     path = Path(path)
     data = read_json(path, truncation_hint="is the file truncated?")
-    if isinstance(data, dict) and "infrabench" in data:
-        data = checked_run(data, path)
     try:
-        return bench_set(data, str(path))
+        return bench_set(Run.parse(data, path, accept_pytest_benchmark=True), str(path))
     except GateInputError as exc:
         raise UsageError(str(exc)) from None
 
@@ -233,34 +231,55 @@ def load_noise(path: Path | None) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def compare_files(base_paths: Path | list[Path], new_path: Path, settings: GateSettings, allow_different: bool,
-                  noise: Path | None = None, confirm_paths: list[Path] | None = None) -> Comparison:
-    """Load the files, check the fingerprints, compare; with re-runs of the new side (`confirm_paths`, files or
-    folders), keep only the regressions every re-run shows. UsageError for anything that cannot be gated.
-    The base runs and the noise profile are read once, whatever the number of re-runs."""
+def _bench_sets(sources: list[Any]) -> list[BenchSet]:
+    """Each source as a BenchSet: a Run as it is; a path (file or folder of run files) read from disk."""
+    from infrabench.reports.gate import bench_set
+    from infrabench.results import Run
+
+    sets: list[BenchSet] = []
+    for source in sources:
+        if isinstance(source, Run):
+            sets.append(bench_set(source, source.run_id or "run"))
+        else:
+            sets.extend(load_bench_set(p) for p in run_paths([Path(source)]))
+    return sets
+
+
+def compare_sources(base_sources: list[Any], new_source: Any, settings: GateSettings, allow_different: bool,
+                    noise: Path | None = None, confirm_sources: list[Any] | None = None) -> Comparison:
+    """Load the runs (paths, folders or Runs), check the fingerprints, compare; with re-runs of the new side
+    (`confirm_sources`), keep only the regressions every re-run shows. UsageError for anything that cannot
+    be gated. The base runs and the noise profile are read once, whatever the number of re-runs."""
     from infrabench.reports.gate import compare, confirm
     from infrabench.reports.gate.fingerprint import machine_diffs
 
-    files = run_paths(base_paths if isinstance(base_paths, list) else [base_paths])
-    bases = [load_bench_set(p) for p in files]
+    bases = _bench_sets(base_sources)
     profile = load_noise(noise)
 
-    def against_bases(path: Path) -> Comparison:
-        new = load_bench_set(path)
+    def against_bases(new: BenchSet) -> Comparison:
         for base in bases:
-            diffs = machine_diffs(base.machine_info, new.machine_info)
+            diffs = machine_diffs(base, new)
             if diffs and not allow_different:
                 fields = "; ".join(f"{d.field}: {d.base} -> {d.new}" for d in diffs)
-                raise UsageError(f"{base.source} and {path} come from different machines or software ({fields}); "
-                                 "pass --allow-different-machines to compare anyway")
+                raise UsageError(f"{base.source} and {new.source} come from different machines or software "
+                                 f"({fields}); pass --allow-different-machines to compare anyway")
             if not set(base.benches) & set(new.benches):
-                raise UsageError(f"{base.source} and {path} have no benchmark in common (matched on fullname)")
-        return compare(bases, new, settings, machine_diffs(bases[0].machine_info, new.machine_info), allow_different,
-                       profile)
+                raise UsageError(f"{base.source} and {new.source} have no benchmark in common (matched on fullname)")
+        return compare(bases, new, settings, machine_diffs(bases[0], new), allow_different, profile)
 
-    first = against_bases(new_path)
-    reruns = [against_bases(p) for p in run_paths(confirm_paths)] if confirm_paths else []
+    news = _bench_sets([new_source])
+    if len(news) != 1:
+        raise UsageError(f"{new_source}: the new side must be one run (a run file, not a folder of several)")
+    first = against_bases(news[0])
+    reruns = [against_bases(s) for s in _bench_sets(confirm_sources)] if confirm_sources else []
     return confirm(first, reruns)
+
+
+def compare_files(base_paths: Path | list[Path], new_path: Path, settings: GateSettings, allow_different: bool,
+                  noise: Path | None = None, confirm_paths: list[Path] | None = None) -> Comparison:
+    """`compare_sources` for paths only (the CLI's case)."""
+    bases = base_paths if isinstance(base_paths, list) else [base_paths]
+    return compare_sources(list(bases), Path(new_path), settings, allow_different, noise, confirm_paths)
 
 
 def estimate_noise_command(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""Reading the user's input files (JSON run files, TOML config) with one clear UsageError line per problem."""
+"""Reading the user's input files (JSON run files, TOML config) with one clear UsageError line per problem,
+and writing every output atomically."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,3 +44,26 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise UsageError(f"--config {path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"--config {path}: not valid TOML: {exc}") from None
+
+
+def write_atomic(path: Path, data: Any) -> Path:
+    """Write text, bytes or a JSON-able object to `path` via a temporary file in the same folder, fsync and
+    os.replace: a reader sees the old file or the new one, never half of one; a failed write leaves no temp."""
+    path = Path(path)
+    if isinstance(data, bytes):
+        payload = data
+    elif isinstance(data, str):
+        payload = data.encode("utf-8")
+    else:
+        payload = (json.dumps(data, indent=2, default=str, allow_nan=False) + "\n").encode("utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

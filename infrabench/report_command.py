@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from infrabench.errors import UsageError
-from infrabench.runfile import load_run
+from infrabench.results import Run
 
 DEFAULT_NAME = "report.html"
 DEFAULT_MULTI_NAME = "comparison-report.html"
@@ -38,7 +38,7 @@ def output_path(run_file: Path, output: Path | None, name: str = DEFAULT_NAME) -
 
 def report_command(args: argparse.Namespace) -> int:
     files: list[Path] = args.run_files
-    runs = [load_run(f) for f in files]
+    runs = [Run.load(f) for f in files]
     from infrabench.reports.baselines import load_all
     from infrabench.reports.html import write_html, write_report
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from infrabench.results import Run
+
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 DEFAULT_OUT = Path("infrabench-results")
 JOURNAL_NAME = "run.journal.jsonl"
@@ -222,45 +224,43 @@ class ResultProgress:
             self.progress.console.print(text)
 
 
-def print_summary(console: Console, run: dict[str, Any]) -> None:
+def print_summary(console: Console, run: Run) -> None:
     """The run's results as one table: timed ones first, then those without timing, each with its reason."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"infrabench run {run['infrabench']['run_id']}", title_justify="left")
+    table = Table(title=f"infrabench run {run.run_id}", title_justify="left")
     for col in ("suite", "benchmark", "backend", "device", "dtype", "status", "throughput", "% of peak", "!",
                 "note"):
         table.add_column(col, overflow="fold", justify="right" if col in ("throughput", "% of peak") else "left")
     skipped: dict[str, int] = {}
-    for entry in run["benchmarks"] + run["infrabench"]["results_without_timing"]:
-        info = entry["extra_info"]["infrabench"]
-        if info["status"] == "skipped":
-            key = f"{info['backend']}/{info['device']}: {info['reason']}"
+    for b in run.benchmarks:
+        if b.status == "skipped":
+            key = f"{b.backend}/{b.device}: {b.reason}"
             skipped[key] = skipped.get(key, 0) + 1
             continue
-        tp = info["throughput"]
-        pct = info["pct_of_peak"]
-        note = info["reason"] or ""
-        if info["suspicious"]:
-            note = f"suspicious: {info.get('suspicious_reason') or 'above the theoretical peak'}"
-        elif pct is None and info["status"] == "ok":
-            note = info["pct_of_peak_reason"] or ""
-        plain = (Text(v) for v in (info["suite"], entry["name"], info["backend"], info["device"], info["dtype"]))
+        tp, pct = b.throughput, b.pct_of_peak
+        note = b.reason or ""
+        if b.suspicious:
+            note = f"suspicious: {b.suspicious_reason or 'above the theoretical peak'}"
+        elif pct is None and b.status == "ok":
+            note = b.pct_of_peak_reason or ""
+        plain = (Text(v) for v in (b.suite, b.pytest_name, b.backend, b.device, b.dtype))
         table.add_row(*plain,
-                      Text(info["status"], style=STATUS_STYLE.get(info["status"], "")),
-                      "—" if tp is None else f"{tp['value']:.4g} {tp['unit']}",
+                      Text(b.status, style=STATUS_STYLE.get(b.status, "")),
+                      "—" if tp is None else f"{tp.value:.4g} {tp.unit}",
                       "—" if pct is None else f"{pct:.1f}%",
-                      Text("!", style="bold red") if info["suspicious"] else "", Text(note, style="dim"))
+                      Text("!", style="bold red") if b.suspicious else "", Text(note, style="dim"))
     console.print(table)
     if skipped:
         console.print(f"{sum(skipped.values())} skipped (listed in run.json and the report):")
         for reason, count in sorted(skipped.items()):
             console.print(Text(f"  {count} x {reason}", style="dim"))
-    for warning in run["infrabench"].get("warnings") or []:
+    for warning in run.warnings:
         console.print(Text("warning: ", style="yellow") + Text(warning))
 
 
-def write_html_report(run: dict[str, Any], run_dir: Path) -> tuple[Path | None, str | None]:
+def write_html_report(run: Run, run_dir: Path) -> tuple[Path | None, str | None]:
     """report.html through infrabench.reports.html.write_report when this version has it, else a note why not."""
     try:
         module = importlib.import_module("infrabench.reports.html")
@@ -274,31 +274,38 @@ def write_html_report(run: dict[str, Any], run_dir: Path) -> tuple[Path | None, 
     return Path(write(run, run_dir / REPORT_FILE)), None
 
 
-def _validate(validate_run: Any, data: dict[str, Any], path: Path) -> None:
-    import jsonschema
-
-    try:
-        validate_run(data)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise RuntimeError(f"{path} was written but does not match the run schema at {where}: "
-                           f"{exc.message[:200]}") from exc
-
-
 # --- command -----------------------------------------------------------------------------------------
 
-def run_command(args: argparse.Namespace) -> int:
-    """`infrabench run`; returns the exit code."""
+@dataclass
+class RunDone:
+    """What one run produced: the Run (already written to `run_path`) and the report, or why there is none."""
+
+    run: Run
+    run_path: Path
+    report_path: Path | None
+    report_note: str | None
+    report_error: str | None
+    stopped: bool  # by SIGINT/SIGTERM
+    no_space: str | None  # the data-loading suite ran out of disk space (an input error)
+
+
+def make_console(quiet: bool = False) -> Console:
     from rich.console import Console
 
+    console = Console(highlight=False, quiet=quiet)
+    if not console.is_terminal:  # logs (CI) get a table wide enough to read, not 80 columns
+        console = Console(highlight=False, width=max(console.width, 160), quiet=quiet)
+    return console
+
+
+def execute(settings: RunSettings, console: Console, data_dir_arg: Path | None = None,
+            keep_data: bool = False) -> RunDone:
+    """Detect the machine, run every backend's worker, write run.json (from the journal if stopped) and
+    report.html. The CLI and `infrabench.run()` both run through here."""
     from infrabench import detect
-    from infrabench.runfile import build_run, new_run_id, validate_run, write_atomic
+    from infrabench.runfile import build_run, new_run_id
     from infrabench.suites.runner import StopSignals, run
 
-    settings = resolve_settings(args)
-    console = Console(highlight=False)
-    if not console.is_terminal:  # logs (CI) get a table wide enough to read, not 80 columns
-        console = Console(highlight=False, width=max(console.width, 160))
     try:
         settings.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -318,10 +325,9 @@ def run_command(args: argparse.Namespace) -> int:
         from infrabench.suites.dataload import rundata
 
         try:
-            data_dir = rundata.prepare(getattr(args, "data_dir", None), bool(getattr(args, "keep_data", False)),
-                                       run_dir)
+            data_dir = rundata.prepare(data_dir_arg, keep_data, run_dir)
         except OSError as exc:
-            raise UsageError(f"--data-dir {args.data_dir}: cannot create: {exc.strerror}") from None
+            raise UsageError(f"--data-dir {data_dir_arg}: cannot create: {exc.strerror}") from None
         config.suite_args = {**config.suite_args, "data_dir": str(data_dir.path), "keep_data": data_dir.keep}
 
     with StopSignals() as stop:
@@ -334,28 +340,37 @@ def run_command(args: argparse.Namespace) -> int:
         if outcome.interrupted:
             console.print(f"[yellow]interrupted ({outcome.signal_name or 'signal'})[/]: "
                           "writing run.json from the journal")
-        data = build_run(outcome.results, profile, config.to_dict(), outcome.backends,
-                         outcome.interrupted or stop.event.is_set(), run_id, journal.name,
-                         signal_name=stop.signal_name)
-        write_atomic(run_path, data)
-        _validate(validate_run, data, run_path)
+        result = build_run(outcome.results, profile, config.to_dict(), outcome.backends,
+                           outcome.interrupted or stop.event.is_set(), run_id, journal.name,
+                           signal_name=stop.signal_name)
+        result.write(run_path)
         report_path, note, report_error = None, None, None
         if not stop.event.is_set():
             try:
-                report_path, note = write_html_report(data, run_dir)
+                report_path, note = write_html_report(result, run_dir)
             except Exception as exc:  # noqa: BLE001 - the run file is safe; the report failure is reported
                 report_error = f"{type(exc).__name__}: {exc}"
         else:
             note = "report.html not written: the run was interrupted"
-    print_summary(console, data)
-    if data_dir is not None and (no_space := rundata.no_space_error(outcome.results, config.suites)):
-        print(f"infrabench: error: {no_space}", file=sys.stderr)
+    no_space = rundata.no_space_error(outcome.results, config.suites) if data_dir is not None else None
+    return RunDone(result, run_path, report_path, note, report_error, stop.event.is_set(), no_space)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`infrabench run`; returns the exit code."""
+    console = make_console()
+    done = execute(resolve_settings(args), console, getattr(args, "data_dir", None),
+                   bool(getattr(args, "keep_data", False)))
+    print_summary(console, done.run)
+    if done.no_space:
+        print(f"infrabench: error: {done.no_space}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    console.print(f"run file: {run_path}", markup=False)
-    console.print(f"report:   {report_path}" if report_path else f"report:   {note or report_error}", markup=False)
-    if stop.event.is_set():
+    console.print(f"run file: {done.run_path}", markup=False)
+    console.print(f"report:   {done.report_path}" if done.report_path else
+                  f"report:   {done.report_note or done.report_error}", markup=False)
+    if done.stopped:
         return EXIT_INTERRUPTED
-    if report_error:
-        print(f"infrabench: error: report.html failed: {report_error}", file=sys.stderr)
+    if done.report_error:
+        print(f"infrabench: error: report.html failed: {done.report_error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK

@@ -155,17 +155,19 @@ def find(name: str, baselines: list[Baseline] | None = None) -> Baseline:
     raise UsageError(f"no baseline named {name!r} (see `infrabench baseline list`)")
 
 
-def from_run(name: str, run: dict[str, Any], cls: str, run_file_name: str, description: str | None = None
+def from_run(name: str, run: Any, cls: str, run_file_name: str, description: str | None = None
              ) -> dict[str, Any]:
     """A baseline's JSON from a run: every comparable figure it measured, provenance `measured`."""
     if not NAME_RE.fullmatch(name):
         raise UsageError(f"baseline name {name!r}: use lower-case letters, digits, '.', '_' or '-'")
     if cls not in CLASSES:
         raise UsageError(f"--class {cls!r}: must be one of {', '.join(CLASSES)}")
-    ib = run.get("infrabench") if isinstance(run.get("infrabench"), dict) else {}
-    version = ib.get("version") or "unknown version"
-    date = str(run.get("datetime") or _dt.datetime.now(_dt.timezone.utc).isoformat())[:10]
-    source = f"infrabench {version}, run {ib.get('run_id') or '?'}"
+    from infrabench.results import as_run
+
+    run = as_run(run)
+    version = run.infrabench_version or "unknown version"
+    date = str(run.datetime or _dt.datetime.now(_dt.timezone.utc).isoformat())[:10]
+    source = f"infrabench {version}, run {run.run_id or '?'}"
     figures = {}
     for key, fig in sorted(run_figures(run).items()):
         entry: dict[str, Any] = {"value": fig.value, "unit": fig.unit,
@@ -177,7 +179,7 @@ def from_run(name: str, run: dict[str, Any], cls: str, run_file_name: str, descr
             "description": description or f"measured by infrabench {version} on {date}", "figures": figures}
 
 
-def save_from_run(name: str, run: dict[str, Any], run_path: Path, cls: str, folder: Path | None = None) -> Path:
+def save_from_run(name: str, run: Any, run_path: Path, cls: str, folder: Path | None = None) -> Path:
     """Write a user baseline (NAME.json) and keep the run file beside it (NAME.run.json)."""
     folder = folder if folder is not None else user_dir()
     data = from_run(name, run, cls, f"{name}.run.json")

@@ -75,5 +75,5 @@ def compare_figures(figures: dict[str, RunFigure], baselines: list[Baseline]) ->
     return rows
 
 
-def compare_run(run: dict[str, Any], baselines: list[Baseline]) -> list[ComparisonRow]:
+def compare_run(run: Any, baselines: list[Baseline]) -> list[ComparisonRow]:
     return compare_figures(run_figures(run), baselines)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from infrabench.probes.machine_view import MachineView
+
+from infrabench.results import Benchmark
+
+from .cells import as_dict, as_list, as_number
 from .compare_baselines import ComparisonRow
 from .plots import chart_device, figure_to_svg, plain
-from .tables import Entry, as_dict, as_list, as_number, is_suspicious
+from .rows import is_suspicious, throughput_of
 
 CLASS_COLOURS = {"run": "#2ca02c", "ai": "#d62728", "it": "#1f77b4"}
 BYTES_PER = {"fp64": 8, "fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
@@ -61,7 +66,7 @@ def baseline_bars(rows: list[ComparisonRow]) -> str | None:
     return figure_to_svg(fig, "baselines")
 
 
-def _intensity(e: Entry) -> float | None:
+def _intensity(e: Benchmark) -> float | None:
     dims = [e.params.get(k) for k in ("m", "n", "k")]
     size = BYTES_PER.get(e.dtype)
     if size is None or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
@@ -71,14 +76,13 @@ def _intensity(e: Entry) -> float | None:
 
 
 def _theoretical(profile: dict[str, Any], device: str) -> tuple[dict[str, float], float | None]:
-    """Peaks per dtype and peak memory GB/s the profile gives for a device (CPU: no memory peak recorded)."""
+    """Peaks per dtype and peak memory GB/s the profile gives for a device (CPU: no memory peak recorded);
+    the accelerator behind a device name is the MachineView's, as for every other peak."""
     if device == "cpu":
         peaks = as_list(as_dict(profile.get("cpu")).get("peaks"))
         bandwidth = None
     else:
-        accs = [a for a in as_list(profile.get("accelerators")) if isinstance(a, dict)]
-        index = int(device.rsplit(":", 1)[-1]) if device.rsplit(":", 1)[-1].isdigit() else 0
-        acc = accs[index] if index < len(accs) else {}
+        acc = MachineView(profile).accelerator(device)[0] or {}
         peaks, bandwidth = as_list(acc.get("peaks")), as_number(acc.get("peak_memory_bandwidth_gbs"))
     out = {}
     for p in peaks:
@@ -87,7 +91,7 @@ def _theoretical(profile: dict[str, Any], device: str) -> tuple[dict[str, float]
     return out, bandwidth
 
 
-def roofline(entries: list[Entry], profile: dict[str, Any]) -> str | None:
+def roofline(entries: list[Benchmark], profile: dict[str, Any]) -> str | None:
     """Measured matmul points on log-log axes, with measured ceilings (best matmul per dtype, best triad)
     in solid lines and theoretical ones (profile peaks) dashed, one panel per device."""
     points: dict[str, list[tuple[float, float, str, bool]]] = {}
@@ -95,7 +99,7 @@ def roofline(entries: list[Entry], profile: dict[str, Any]) -> str | None:
     for e in entries:
         if e.status != "ok":
             continue
-        value, unit = e.throughput()
+        value, unit = throughput_of(e)
         if value is None:
             continue
         device = chart_device(e.device)
@@ -103,7 +107,7 @@ def roofline(entries: list[Entry], profile: dict[str, Any]) -> str | None:
             ai = _intensity(e)
             if ai:
                 points.setdefault(device, []).append((ai, value, e.dtype, is_suspicious(e)))
-        elif e.suite == "memory" and e.benchmark.removeprefix("stream_") == "triad" and unit == "GB/s":
+        elif e.suite == "memory" and e.name.removeprefix("stream_") == "triad" and unit == "GB/s":
             triad[device] = max(triad.get(device, 0.0), value)
     if not points:
         return None

@@ -9,25 +9,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from infrabench.results import Run, as_run
+
 from .baselines import Baseline, load_all
+from .cells import Cell, as_dict, fmt_figure, missing
 from .compare_baselines import compare_run
+from .rows import throughput_of
 from .run_figures import FIGURES, run_figures
 from .scorecard import build_scorecard
-from .tables import Cell, as_dict, entries, fmt_figure, machine_profile, missing
 
 
 @dataclass
 class LabelledRun:
     label: str  # the path it was read from
-    run: dict[str, Any]
+    run: Run
+
+    def __post_init__(self) -> None:
+        self.run = as_run(self.run, self.label)
 
 
 def _ratio(value: float | None, first: float | None) -> str:
     return f" (×{value / first:.3g})" if value is not None and first else ""
 
 
-def _machine(run: dict[str, Any]) -> str:
-    profile = machine_profile(run)
+def _machine(run: Run) -> str:
+    profile = run.profile
     cpu = as_dict(profile.get("cpu"))
     accs = [str(a.get("name") or a.get("sku") or "?") for a in profile.get("accelerators") or [] if isinstance(a, dict)]
     text = f"{cpu.get('model_name') or 'CPU ?'} ({cpu.get('usable_cpus') or '?'} usable CPUs)"
@@ -38,10 +44,9 @@ def multi_context(runs: list[LabelledRun], baselines: list[Baseline] | None = No
     baselines = load_all() if baselines is None else baselines
     heads = []
     for i, lr in enumerate(runs):
-        ib = as_dict(lr.run.get("infrabench"))
         card = build_scorecard(lr.run, compare_run(lr.run, baselines))
-        heads.append({"key": f"r{i}", "label": lr.label, "run_id": str(ib.get("run_id") or "?"),
-                      "datetime": str(lr.run.get("datetime") or "?"), "version": str(ib.get("version") or "?"),
+        heads.append({"key": f"r{i}", "label": lr.label, "run_id": str(lr.run.run_id or "?"),
+                      "datetime": str(lr.run.datetime or "?"), "version": str(lr.run.infrabench_version or "?"),
                       "machine": _machine(lr.run), "verdict": card.verdict, "headline": card.headline})
     columns = [("what", "figure")] + [(h["key"], f"run {i + 1}: {h['run_id']}") for i, h in enumerate(heads)]
 
@@ -58,15 +63,15 @@ def multi_context(runs: list[LabelledRun], baselines: list[Baseline] | None = No
                                   css="num", value=fig.value) if fig else missing("not in this run"))
         figure_rows.append(row)
 
-    per_run = [{e.fullname: e for e in entries(lr.run)} for lr in runs]
+    per_run = [{e.fullname: e for e in lr.run.benchmarks} for lr in runs]
     common = [name for name in per_run[0] if all(name in p for p in per_run[1:])]
     bench_rows = []
     for name in common:
-        first_value, unit = per_run[0][name].throughput()
+        first_value, unit = throughput_of(per_run[0][name])
         row = {"what": Cell(name)}
         for h, p in zip(heads, per_run, strict=True):
             e = p[name]
-            value, u = e.throughput()
+            value, u = throughput_of(e)
             if e.status != "ok" or value is None:
                 row[h["key"]] = missing(e.status if e.status != "ok" else "no throughput")
             else:

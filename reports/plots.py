@@ -13,7 +13,10 @@ import math
 import re
 from typing import Any
 
-from .tables import Entry, as_number, is_suspicious
+from infrabench.results import Benchmark
+
+from .cells import as_number
+from .rows import is_suspicious, section_of, throughput_of
 
 BACKEND_COLOURS = {"numpy": "#1f77b4", "torch": "#ff7f0e", "jax": "#2ca02c"}
 OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -63,29 +66,28 @@ def figure_to_svg(fig: Any, salt: str) -> str:
     return text.replace('<style type="text/css">*{', '<style type="text/css">svg *{', 1)
 
 
-def _square_size(entry: Entry) -> int | None:
+def _square_size(entry: Benchmark) -> int | None:
     dims = [entry.params.get(k) for k in ("m", "n", "k")]
     if all(isinstance(d, int) and not isinstance(d, bool) for d in dims) and len(set(dims)) == 1:
         return int(dims[0])
     return None
 
 
-def matmul_chart(entries: list[Entry]) -> str | None:
+def matmul_chart(entries: list[Benchmark]) -> str | None:
     """TFLOP/s vs square size (log2 x), one panel per device and dtype, one line per backend;
     a horizontal line at the theoretical peak the run used, labelled with its confidence."""
     points: dict[tuple[str, str], dict[str, list[tuple[int, float, bool]]]] = {}
-    peaks: dict[tuple[str, str], dict[str, Any]] = {}
+    peaks: dict[tuple[str, str], Any] = {}
     for e in entries:
-        if e.section != "matmul" or e.status != "ok":
+        if section_of(e) != "matmul" or e.status != "ok":
             continue
-        size, (value, _) = _square_size(e), e.throughput()
+        size, (value, _) = _square_size(e), throughput_of(e)
         if size is None or value is None:
             continue
         panel = (chart_device(e.device), e.dtype)
         points.setdefault(panel, {}).setdefault(e.backend, []).append((size, value, is_suspicious(e)))
-        peak = e.ib.get("peak")
-        if isinstance(peak, dict) and as_number(peak.get("tflops")) is not None:
-            peaks.setdefault(panel, peak)
+        if e.peak is not None and e.peak.tflops is not None:
+            peaks.setdefault(panel, e.peak)
     if not points:
         return None
 
@@ -117,9 +119,9 @@ def matmul_chart(entries: list[Entry]) -> str | None:
             ymax = max(ymax, *ys)
         peak = peaks.get(panel)
         if peak is not None:
-            value = float(peak["tflops"])
+            value = float(peak.tflops)
             ax.axhline(value, color="#555555", linestyle="--", linewidth=1)
-            ax.annotate(plain(f"peak {value:.3g} TFLOP/s ({peak.get('confidence') or 'confidence unknown'})"),
+            ax.annotate(plain(f"peak {value:.3g} TFLOP/s ({peak.confidence or 'confidence unknown'})"),
                         xy=(0.02, value), xycoords=("axes fraction", "data"), xytext=(0, 3),
                         textcoords="offset points", fontsize=7, color="#333333")
             ymax = max(ymax, value)
@@ -144,17 +146,17 @@ def matmul_chart(entries: list[Entry]) -> str | None:
     return figure_to_svg(fig, "matmul")
 
 
-def sweep_chart(entries: list[Entry], caches: list[dict[str, Any]]) -> str | None:
+def sweep_chart(entries: list[Benchmark], caches: list[dict[str, Any]]) -> str | None:
     """GB/s vs working-set size (log2 x), points coloured by the cache level the suite labelled,
     a marker per backend, and vertical lines at the cache sizes in the machine profile."""
     series: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
     for e in entries:
-        if e.section != "sweep" or e.status != "ok":
+        if section_of(e) != "sweep" or e.status != "ok":
             continue
-        ws, (value, _) = as_number(e.params.get("working_set_bytes")), e.throughput()
+        ws, (value, _) = as_number(e.params.get("working_set_bytes")), throughput_of(e)
         if ws is None or ws <= 0 or value is None:
             continue
-        level = str(e.extra.get("level") or "unlabelled")
+        level = str(e.figures.value("level") or "unlabelled")
         series.setdefault((e.backend, chart_device(e.device)), []).append((ws, value, level))
     if not series:
         return None

@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .tables import Entry, as_dict, as_list, as_number, entries, is_suspicious, machine_profile
+from infrabench.results import Benchmark, Run, as_run
+
+from .cells import as_dict, as_list, as_number
+from .rows import is_suspicious, throughput_of
 
 MATMUL_DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8")
 FACTORS = ("processing", "memory", "scalability", "software")
@@ -75,11 +78,11 @@ def _best(found: dict[str, RunFigure], key: str, value: float | None, source: st
         found[key] = RunFigure(key, value, FIGURES[key].unit, source, suspicious)
 
 
-def _from_entry(found: dict[str, RunFigure], e: Entry) -> None:
+def _from_entry(found: dict[str, RunFigure], e: Benchmark) -> None:
     if e.status != "ok":
         return
-    value, unit = e.throughput()
-    name = e.benchmark.removeprefix("stream_")
+    value, unit = throughput_of(e)
+    name = e.name.removeprefix("stream_")
     if e.suite == "matmul" and unit == "TFLOP/s" and e.dtype in MATMUL_DTYPES:
         _best(found, f"matmul_tflops.{e.dtype}", value, e.fullname, is_suspicious(e))
     elif e.suite == "memory" and name == "triad" and unit == "GB/s":
@@ -88,15 +91,15 @@ def _from_entry(found: dict[str, RunFigure], e: Entry) -> None:
         _best(found, "host_to_device_gbs", value, e.fullname)
     elif name in ("device_to_host", "d2h") and unit == "GB/s":
         _best(found, "device_to_host_gbs", value, e.fullname)
-    elif e.suite == "dataload" and e.benchmark == "loader" and e.params.get("format") == "jpeg" and unit == "samples/s":
+    elif e.suite == "dataload" and e.name == "loader" and e.params.get("format") == "jpeg" and unit == "samples/s":
         # One format only: a memmap token sample and a decoded JPEG are not the same amount of work.
         _best(found, "dataload_samples_s", value, e.fullname)
     elif e.suite == "train" and unit in ("samples/s", "tokens/s"):
         _best(found, "train_samples_s" if unit == "samples/s" else "train_tokens_s", value, e.fullname)
 
 
-def _profile_figures(found: dict[str, RunFigure], run: dict[str, Any]) -> None:
-    profile = machine_profile(run)
+def _profile_figures(found: dict[str, RunFigure], run: Run) -> None:
+    profile = run.profile
     cpu = as_dict(profile.get("cpu"))
     cores = as_number(cpu.get("usable_cores")) or as_number(cpu.get("physical_cores"))
     if cores:
@@ -112,8 +115,8 @@ def _profile_figures(found: dict[str, RunFigure], run: dict[str, Any]) -> None:
                                                   "machine profile: accelerators[].memory_total_bytes")
 
 
-def _verdict_figures(found: dict[str, RunFigure], run: dict[str, Any]) -> None:
-    verdict = as_dict(as_dict(as_dict(run.get("infrabench")).get("verdicts")).get("dataload"))
+def _verdict_figures(found: dict[str, RunFigure], run: Run) -> None:
+    verdict = as_dict(run.verdicts.get("dataload"))
     candidates = [("verdicts.dataload.n_max", as_number(verdict.get("n_max")))]
     candidates += [(f"verdicts.dataload.profiles[{name}].n_max", as_number(as_dict(p).get("n_max")))
                    for name, p in as_dict(verdict.get("profiles")).items()]
@@ -123,10 +126,11 @@ def _verdict_figures(found: dict[str, RunFigure], run: dict[str, Any]) -> None:
         found["dataload_n_max"] = RunFigure("dataload_n_max", n_max, "devices", where)
 
 
-def run_figures(run: dict[str, Any]) -> dict[str, RunFigure]:
+def run_figures(run: Run | dict[str, Any]) -> dict[str, RunFigure]:
     """Every comparable figure this run holds, by catalogue key."""
+    run = as_run(run)
     found: dict[str, RunFigure] = {}
-    for e in entries(run):
+    for e in run.benchmarks:
         _from_entry(found, e)
     _profile_figures(found, run)
     _verdict_figures(found, run)

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from infrabench.results import Run, as_run
+
+from .cells import as_dict, as_list, fmt_figure
 from .compare_baselines import ComparisonRow
-from .tables import as_dict, as_list, entries, fmt_figure, machine_profile
 
 AI_FROM, IT_UPTO = 2 / 3, 1 / 3
 RATINGS = {"ai": "AI-class", "between": "between IT and AI", "it": "IT-class", "unknown": "not measured"}
@@ -88,8 +90,8 @@ def _processing(rows: list[ComparisonRow]) -> Factor:
     return Factor("processing", FACTOR_TITLES["processing"], rate(best), summary, ev)
 
 
-def _storage(run: dict[str, Any]) -> Evidence | None:
-    items = [s for s in as_list(machine_profile(run).get("storage")) if isinstance(s, dict)]
+def _storage(run: Run) -> Evidence | None:
+    items = [s for s in as_list(run.profile.get("storage")) if isinstance(s, dict)]
     if not items:
         return None
     s = items[0]
@@ -101,7 +103,7 @@ def _storage(run: dict[str, Any]) -> Evidence | None:
                     f"{kind}; from the machine profile, read throughput is the data-loading suite's to measure")
 
 
-def _memory(run: dict[str, Any], rows: list[ComparisonRow]) -> Factor:
+def _memory(run: Run, rows: list[ComparisonRow]) -> Factor:
     chosen = _rows(rows, "memory_gbs", "host_to_device", "device_to_host", "device_memory", "dataload_")
     ev = [_evidence(r) for r in chosen]
     storage = _storage(run)
@@ -116,7 +118,7 @@ def _memory(run: dict[str, Any], rows: list[ComparisonRow]) -> Factor:
     return Factor("memory", FACTOR_TITLES["memory"], rating, summary, ev)
 
 
-def _scalability(run: dict[str, Any], rows: list[ComparisonRow]) -> Factor:
+def _scalability(run: Run, rows: list[ComparisonRow]) -> Factor:
     ev = [_evidence(r) for r in _rows(rows, "accelerators", "cpu_cores", "interconnect_gbs")]
     acc = next((r.measured.value for r in rows if r.key == "accelerators"), None)
     if acc is None:
@@ -131,8 +133,8 @@ def _scalability(run: dict[str, Any], rows: list[ComparisonRow]) -> Factor:
     return Factor("scalability", FACTOR_TITLES["scalability"], rating, f"{n} accelerator{'s' if n != 1 else ''}", ev)
 
 
-def _software(run: dict[str, Any]) -> Factor:
-    sw = as_dict(machine_profile(run).get("software"))
+def _software(run: Run) -> Factor:
+    sw = as_dict(run.profile.get("software"))
     ev: list[Evidence] = []
     present = []
     for name in ("torch", "jax"):
@@ -142,7 +144,7 @@ def _software(run: dict[str, Any]) -> Factor:
             ev.append(Evidence(f"{name} installed", str(info.get("version") or "?"), None,
                                "devices: " + (", ".join(map(str, as_list(info.get("devices")))) or "none listed")))
     accelerated: dict[str, set[str]] = {}
-    for e in entries(run):
+    for e in run.benchmarks:
         if e.status == "ok" and not e.device.startswith("cpu") and e.device != "?":
             accelerated.setdefault(e.backend, set()).add(e.device)
     for backend, devices in sorted(accelerated.items()):
@@ -158,7 +160,8 @@ def _software(run: dict[str, Any]) -> Factor:
                   "no accelerated framework found", ev)
 
 
-def build_scorecard(run: dict[str, Any], rows: list[ComparisonRow]) -> Scorecard:
+def build_scorecard(run: Run | dict[str, Any], rows: list[ComparisonRow]) -> Scorecard:
+    run = as_run(run)
     factors = [_processing(rows), _memory(run, rows), _scalability(run, rows), _software(run)]
     by = {f.key: f for f in factors}
     if by["processing"].rating == "ai" and by["software"].rating == "ai":

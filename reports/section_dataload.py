@@ -7,6 +7,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from infrabench.results import Benchmark, DataloadFigures, Run, as_run
+
 from .plots import figure_to_svg, plain
 from .sections import Section
 
@@ -34,17 +36,18 @@ def sentence(name: str, p: dict[str, Any]) -> str:
     return head + tail + basis + "."
 
 
-def _workers_chart(entries: list[Any]) -> str | None:
+def _workers_chart(entries: list[Benchmark]) -> str | None:
     from matplotlib.figure import Figure
 
     series: dict[str, list[tuple[int, float]]] = {}
     for e in entries:
-        if e.suite != "dataload" or e.benchmark != "loader" or e.status != "ok":
+        if e.suite != "dataload" or e.name != "loader" or e.status != "ok" \
+                or not isinstance(e.figures, DataloadFigures):
             continue
-        x = (e.ib.get("extra") or {})
-        rate, workers = x.get("samples_per_s"), x.get("workers")
+        x = e.figures
+        rate, workers = x.samples_per_s, x.workers
         if isinstance(rate, (int, float)) and isinstance(workers, int):
-            series.setdefault(f"{x.get('format')} / {x.get('loader')}", []).append((workers, rate))
+            series.setdefault(f"{x.format} / {x.loader}", []).append((workers, rate))
     if not series:
         return None
     fig = Figure(figsize=(7, 3.6))
@@ -81,8 +84,8 @@ def _au_chart(profiles: dict[str, Any]) -> str | None:
     return figure_to_svg(fig, "dataload-au")
 
 
-def build(run: dict[str, Any], entries: list[Any]) -> Section | None:
-    verdict = ((run.get("infrabench") or {}).get("verdicts") or {}).get("dataload")
+def build(run: Run, entries: list[Benchmark]) -> Section | None:
+    verdict = as_run(run).verdicts.get("dataload")
     has_results = any(e.suite == "dataload" for e in entries)
     if not verdict and not has_results:
         return None

@@ -1,7 +1,7 @@
 """The training section of the HTML report: per workload a table (torch eager vs compiled vs jax vs numpy),
 the step-time distribution (inline SVG), the torch/jax ratio and how many steps repay the compile time.
 
-Figures come from the run file only: raw step times (stats.data), extra_info (losses, FLOPs, MFU) and
+Figures come from the run only: raw step times (stats.data), the suite's TrainFigures (losses, FLOPs, MFU) and
 the train verdict (MFU against the best matmul of the same run). Text reaches the SVG only via matplotlib.
 """
 
@@ -12,9 +12,11 @@ from typing import Any
 
 from markupsafe import Markup
 
+from infrabench.results import Benchmark, Run, TrainFigures, as_run
+
+from .cells import as_dict, as_number, fmt_bytes_si
 from .plots import chart_device, figure_to_svg, plain
 from .sections import Section
-from .tables import Entry, as_dict, as_number, fmt_bytes_si
 
 SUITE = "train"
 MODE_ORDER = {"eager": 0, "compile": 1, "jit": 2, "numpy": 3}
@@ -36,13 +38,17 @@ def _ms(v: Any) -> str:
     return "—" if x is None else f"{x * 1e3:.3g}"
 
 
-def _label(e: Entry) -> str:
-    mode = str(e.params.get("mode") or e.extra.get("mode") or "")
+def _figures(e: Benchmark) -> TrainFigures:
+    return e.figures if isinstance(e.figures, TrainFigures) else TrainFigures()
+
+
+def _mode(e: Benchmark) -> str:
+    return str(e.params.get("mode") or _figures(e).mode or "")
+
+
+def _label(e: Benchmark) -> str:
+    mode = _mode(e)
     return f"{e.backend} {mode}" if mode and mode != e.backend else e.backend
-
-
-def _mode(e: Entry) -> str:
-    return str(e.params.get("mode") or e.extra.get("mode") or "")
 
 
 def amortisation(compile_s: float | None, eager_s: float | None, compiled_s: float | None) -> tuple[float | None, str]:
@@ -57,34 +63,33 @@ def amortisation(compile_s: float | None, eager_s: float | None, compiled_s: flo
                    f"({compile_s:.3g} s of compile time ÷ {saved * 1e3:.3g} ms saved per step).")
 
 
-def _row(e: Entry, verdict: dict[str, Any]) -> dict[str, Any]:
-    x = e.extra
+def _row(e: Benchmark, verdict: dict[str, Any]) -> dict[str, Any]:
+    x = _figures(e)
     v = as_dict(as_dict(verdict.get("results")).get(e.fullname))
     ok = e.status == "ok"
-    suspicious = bool(x.get("suspicious"))
-    mfu = as_number(x.get("mfu_pct_of_peak"))
+    mfu = as_number(x.mfu_pct_of_peak)
     return {
         "label": _label(e), "status": e.status, "reason": e.reason or "", "ok": ok,
-        "samples_s": _num(x.get("samples_per_s"), 4) if ok else "—",
-        "tokens_s": _num(x.get("tokens_per_s"), 4) if ok and x.get("tokens_per_s") else "—",
-        "p50": _ms(x.get("step_time_p50_s")) if ok else "—", "p90": _ms(x.get("step_time_p90_s")) if ok else "—",
-        "p99": _ms(x.get("step_time_p99_s")) if ok else "—",
-        "tflops": _num(x.get("achieved_tflops")) if ok else "—",
+        "samples_s": _num(x.samples_per_s, 4) if ok else "—",
+        "tokens_s": _num(x.tokens_per_s, 4) if ok and x.tokens_per_s else "—",
+        "p50": _ms(x.step_time_p50_s) if ok else "—", "p90": _ms(x.step_time_p90_s) if ok else "—",
+        "p99": _ms(x.step_time_p99_s) if ok else "—",
+        "tflops": _num(x.achieved_tflops) if ok else "—",
         "mfu": f"{mfu:.1f}%" if ok and mfu is not None else "—",
-        "mfu_reason": "" if mfu is not None or not ok else str(x.get("mfu_reason") or ""),
+        "mfu_reason": "" if mfu is not None or not ok else str(x.mfu_reason or ""),
         "mfu_best": f"{v['mfu_pct_of_attainable']:.1f}%" if as_number(v.get("mfu_pct_of_attainable")) else "—",
         "mfu_best_reason": str(v.get("attainable_reason") or ""),
-        "compile_s": _num(x.get("compile_s")), "first_step_s": _num(x.get("first_step_s")),
-        "loss": f"{_num(x.get('loss_first'), 4)} → {_num(x.get('loss_last'), 4)}" if "loss_first" in x else "—",
-        "memory": fmt_bytes_si(as_number(x.get("peak_memory_bytes"))) if ok else "—",
-        "suspicious": suspicious, "suspicious_reason": str(x.get("suspicious_reason") or ""),
+        "compile_s": _num(x.compile_s), "first_step_s": _num(x.first_step_s),
+        "loss": f"{_num(x.loss_first, 4)} → {_num(x.loss_last, 4)}" if "loss_first" in x.present else "—",
+        "memory": fmt_bytes_si(as_number(x.peak_memory_bytes)) if ok else "—",
+        "suspicious": bool(x.suspicious), "suspicious_reason": str(x.suspicious_reason or ""),
     }
 
 
-def _chart(title: str, entries: list[Entry], salt: str) -> str | None:
+def _chart(title: str, entries: list[Benchmark], salt: str) -> str | None:
     from matplotlib.figure import Figure
 
-    data = [(_label(e), [1e3 * float(s) for s in (e.stats or {}).get("data") or []])
+    data = [(_label(e), [1e3 * float(s) for s in (e.stats.data if e.stats else [])])
             for e in entries if e.status == "ok"]
     data = [(label, d) for label, d in data if d]
     if not data:
@@ -100,17 +105,17 @@ def _chart(title: str, entries: list[Entry], salt: str) -> str | None:
     return figure_to_svg(fig, salt)
 
 
-def _groups(entries: Iterable[Entry]) -> dict[tuple[str, str, str], list[Entry]]:
-    groups: dict[tuple[str, str, str], list[Entry]] = {}
+def _groups(entries: Iterable[Benchmark]) -> dict[tuple[str, str, str], list[Benchmark]]:
+    groups: dict[tuple[str, str, str], list[Benchmark]] = {}
     for e in entries:
-        if e.suite != SUITE or e.benchmark == "suite" or e.benchmark == "backend":
+        if e.suite != SUITE or e.name == "suite" or e.name == "backend":
             continue
-        groups.setdefault((e.benchmark, chart_device(e.device), e.dtype), []).append(e)
+        groups.setdefault((e.name, chart_device(e.device), e.dtype), []).append(e)
     return groups
 
 
-def build(run: dict[str, Any], entries: list[Entry]) -> Section | None:
-    verdict = as_dict(as_dict(as_dict(run.get("infrabench")).get("verdicts")).get(SUITE))
+def build(run: Run, entries: list[Benchmark]) -> Section | None:
+    verdict = as_dict(as_run(run).verdicts.get(SUITE))
     groups = _groups(entries)
     if not groups:
         return None
@@ -121,9 +126,9 @@ def build(run: dict[str, Any], entries: list[Entry]) -> Section | None:
         ok = [e for e in items if e.status == "ok"]
         eager = next((e for e in ok if e.backend == "torch" and _mode(e) == "eager"), None)
         compiled = next((e for e in ok if e.backend == "torch" and _mode(e) == "compile"), None)
-        steps, text = amortisation(as_number(compiled.extra.get("compile_s")) if compiled else None,
-                                   as_number(eager.extra.get("step_time_p50_s")) if eager else None,
-                                   as_number(compiled.extra.get("step_time_p50_s")) if compiled else None)
+        steps, text = amortisation(as_number(_figures(compiled).compile_s) if compiled else None,
+                                   as_number(_figures(eager).step_time_p50_s) if eager else None,
+                                   as_number(_figures(compiled).step_time_p50_s) if compiled else None)
         config = next((e.params for e in items if e.params), {})
         title = f"{model} on {device}, {dtype}"
         svg = _chart(title, items, f"train-{i}")

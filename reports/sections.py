@@ -1,6 +1,6 @@
 """Report sections that suites contribute: each suite beyond matmul and memory adds its own.
 
-A section builder takes the run dict and the report's entries and returns a `Section`, or None when
+A section builder takes the `Run` and its benchmarks and returns a `Section`, or None when
 the run holds nothing for it. Its template (a partial under templates/) is rendered with `section`
 (the Section) in scope; the same autoescaping applies. Register a builder by adding one line to
 `BUILDERS`; its suite's results then leave the generic "Other results" table.
@@ -27,8 +27,9 @@ class Section:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-def build_sections(run: dict[str, Any], entries: list[Any]) -> list[Section]:
-    suites_present = {e.suite for e in entries} | set((run.get("infrabench") or {}).get("verdicts") or {})
+def build_sections(run: Any, entries: list[Any]) -> list[Section]:
+    """Each registered suite's section, for the suites this run (a `Run`) holds results or a verdict of."""
+    suites_present = {e.suite for e in entries} | set(run.verdicts)
     sections = []
     for suite, target in BUILDERS.items():
         if suite not in suites_present:

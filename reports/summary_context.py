@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from infrabench.results import Benchmark, Run
+
 from .baselines import Baseline, load_all
+from .cells import Cell, fmt_figure, missing
 from .compare_baselines import ComparisonRow, compare_run
 from .comparison_plots import baseline_bars, position_percent, roofline
 from .scorecard import build_scorecard
-from .tables import Cell, Entry, fmt_figure, machine_profile, missing
 
 
 def _ratio_text(ratio: float) -> str:
@@ -54,7 +56,7 @@ def baseline_listing(baselines: list[Baseline]) -> list[dict[str, Any]]:
     return out
 
 
-def summary_context(run: dict[str, Any], entries: list[Entry], baselines: list[Baseline] | None = None
+def summary_context(run: Run, entries: list[Benchmark], baselines: list[Baseline] | None = None
                     ) -> dict[str, Any]:
     from markupsafe import Markup
 
@@ -62,7 +64,7 @@ def summary_context(run: dict[str, Any], entries: list[Entry], baselines: list[B
     rows = compare_run(run, baselines)
     card = build_scorecard(run, rows)
     bars = baseline_bars(rows)
-    roof = roofline(entries, machine_profile(run))
+    roof = roofline(entries, run.profile)
     factors = [{"title": f.title, "rating": f.rating, "rating_text": f.rating_text, "summary": f.summary,
                 "evidence": [{"label": e.label, "value": e.value, "note": e.note or "",
                               "position": None if e.position is None else f"{e.position:.2f}",

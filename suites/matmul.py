@@ -281,7 +281,7 @@ def _bench(cfg: _Config, shape: Shape, opts: SuiteOptions) -> BenchResult:
         cfg.best_square = (rate, shape.m)
     return cfg.result(
         shape, status="ok", samples_s=timing.samples_s, iterations=timing.iterations, warmup_s=timing.warmup_s,
-        compile_s=kernel.compile_s, timer=timing.timer, env={**cfg.env, **kernel.env},
+        compile_s=kernel.compile_s, timer=timing.timer, env={**cfg.env, **kernel.env}, timing=timing.settings(),
         extra={"first_call_s": timing.first_call_s, "warmup_calls": timing.warmup_calls,
                "rounds_requested": timing.rounds_requested, "rotation": rotation,
                "notes": timing.notes + kernel.notes})

@@ -23,7 +23,7 @@ SUITES: dict[str, str] = {
 }
 
 # Suites whose results add up to a verdict: "module:function(results, profile, config) -> dict | None",
-# computed in the parent when the run file is written; it lands at run["infrabench"]["verdicts"][suite].
+# computed in the parent when the run file is written; it lands in the Run's verdicts[suite].
 VERDICTS: dict[str, str] = {
     "train": "infrabench.suites.train.summary:verdict",
     "dataload": "infrabench.suites.dataload.verdict:verdict",

@@ -50,6 +50,19 @@ class BenchResult:
     check: dict[str, Any] | None = None  # {"rel_error": .., "tolerance": .., "reference": ..., "passed": ..}
     env: dict[str, Any] = field(default_factory=dict)  # threads, BLAS, tf32 allowed, jax x64, ...
     extra: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)  # harness settings used: min_sample_s, budget_s
+
+    def unusable_reason(self) -> str | None:
+        """Why an `ok` result cannot carry a throughput (failed check, bad samples), or None when it can."""
+        import math
+
+        if self.check is not None and self.check.get("passed") is False:
+            return f"correctness check failed: {self.check}"
+        if not self.samples_s:
+            return "no timing samples recorded"
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in self.samples_s):
+            return "a timing sample is zero, negative or not finite (timer or sync bug)"
+        return None
 
     @property
     def param_id(self) -> str:

@@ -43,6 +43,11 @@ class Timing:
     timer: str
     rounds_requested: int
     notes: list[str] = field(default_factory=list)
+    config: TimingConfig = field(default_factory=lambda: TimingConfig())  # the settings these samples ran with
+
+    def settings(self) -> dict[str, float]:
+        """The harness settings used, as the run file records them (`extra_info.infrabench.timing`)."""
+        return {"min_sample_s": self.config.min_sample_s, "budget_s": self.config.budget_s}
 
 
 class Clock(Protocol):
@@ -160,4 +165,5 @@ def measure(call: Call, clock: Clock, config: TimingConfig | None = None,
         timer=clock.name,
         rounds_requested=cfg.rounds,
         notes=notes,
+        config=cfg,
     )

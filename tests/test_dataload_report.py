@@ -20,7 +20,7 @@ def test_section_renders_verdict_and_charts(tmp_path: Path) -> None:
                         suite_args={"data_dir": str(tmp_path / "d"), "formats": ["memmap"],
                                     "profiles": [evil.name], "extra_profiles": [evil.to_dict()]})
     run_suite(get_backend("numpy"), opts, results.append)
-    run = build_run(results, {}, {"suites": ["dataload"]}, {}, False, "r1", "j")
+    run = build_run(results, {}, {"suites": ["dataload"]}, {}, False, "r1", "j").to_dict()
     verdict = run["infrabench"]["verdicts"]["dataload"]
     entry = verdict["profiles"][evil.name]
     assert {"n_max", "required_samples_per_s", "supplied_samples_per_s", "bottleneck", "headroom"} <= set(entry)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from infrabench.suites import memory
 from infrabench.suites.backends import get_backend
+from infrabench.suites.backends.numpy_backend import NumpyBackend
 from infrabench.suites.memory import (
     KERNELS,
     NO_ACCELERATOR,
+    OVERHEAD_BOUND,
     Built,
     CacheLevel,
     Plan,
@@ -16,9 +18,12 @@ from infrabench.suites.memory import (
     data_caches,
     last_level_cache_bytes,
     level_label,
+    overhead_bound,
+    overhead_label,
     run_suite,
     sweep_sizes,
 )
+from infrabench.suites.memory_sweep import OVERHEAD_LARGE_NOTE, OVERHEAD_UNCHECKED
 from infrabench.suites.options import SuiteOptions
 from infrabench.suites.result import BenchResult
 from infrabench.suites.timing import TimingConfig
@@ -108,6 +113,33 @@ def test_sweep_sizes_per_profile() -> None:
     assert all(b == 2 * a for a, b in zip(standard, standard[1:], strict=False))
 
 
+def test_overhead_bound_rule() -> None:
+    """Dispatch latency above 20% of the median call: the call measures overhead, not the cache level."""
+    assert overhead_bound(2e-6, 1e-6)  # 50%
+    assert overhead_bound(4e-6, 1e-6)  # 25%
+    assert not overhead_bound(10e-6, 1e-6)  # 10%
+    assert not overhead_bound(1e-3, 1e-6)  # a DRAM-sized call
+    assert overhead_bound(10e-6, 1e-6, threshold=0.05)
+    assert not overhead_bound(2e-6, None)  # not measured: nothing to say
+
+
+def test_overhead_label_names_the_figures() -> None:
+    bound = overhead_label("L1", 4e-6, 3e-6)
+    assert bound["level"] == OVERHEAD_BOUND and bound["cache_level"] == "L1"
+    assert bound["dispatch_latency_s"] == 3e-6 and bound["overhead_fraction"] == pytest.approx(0.75)
+    assert bound["overhead_note"] == ("dispatch latency 3 µs is 75% of the 4 µs call: the figure is call overhead, "
+                                      "not L1 cache bandwidth")
+    cached = overhead_label("L2", 20e-6, 1e-6)  # 5%: the cache level's figure
+    assert cached["level"] == "L2" and "cache_level" not in cached and "overhead_note" not in cached
+    assert cached["overhead_fraction"] == pytest.approx(0.05)
+    large = overhead_label("L3", 8e-6, 1e-6)  # 12.5%: labelled L3, overhead still noted
+    assert large["level"] == "L3" and large["overhead_note"] == OVERHEAD_LARGE_NOTE
+    dram = overhead_label("DRAM", 5e-3, 2e-6)
+    assert dram["level"] == "DRAM" and "overhead_note" not in dram
+    unchecked = overhead_label("L1", 2e-6, None)
+    assert unchecked == {"level": "L1", "overhead_note": OVERHEAD_UNCHECKED}
+
+
 # ---------------------------------------------------------------------------------------------- real CPU runs
 
 
@@ -133,7 +165,10 @@ def test_numpy_suite_tiny() -> None:
     sweep = by_name(results, "triad_working_set")
     assert all("buffers" not in r.extra for r in sweep)  # the sweep keeps its buffers: it measures cache levels
     assert [r.params["working_set_bytes"] for r in sweep] == [16 * KIB, 128 * KIB, 256 * KIB]
-    assert [r.extra["level"] for r in sweep] == ["L2", "DRAM", "DRAM"]
+    assert [r.extra.get("cache_level", r.extra["level"]) for r in sweep] == ["L2", "DRAM", "DRAM"]
+    for res in sweep:  # numpy's overhead is small but not nil: each point is labelled by the rule, whatever it gives
+        bound = res.extra["overhead_fraction"] > memory.OVERHEAD_THRESHOLD
+        assert (res.extra["level"] == OVERHEAD_BOUND) == bound
     assert ["level_note" in r.extra for r in sweep] == [False, True, False]  # 2x LLC is partly cached; 4x is not
     for res in sweep:
         assert_ok_bandwidth(res)
@@ -152,15 +187,15 @@ def test_host_device_skipped_without_accelerator() -> None:
 
 @pytest.mark.usefixtures("fast")
 def test_wrong_kernel_is_failed_not_fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    right = memory.KERNEL_BUILDERS["numpy"]
+    right = NumpyBackend.stream_kernel
 
-    def wrong(kernel, arrays, s):
+    def wrong(self, kernel, arrays, s):
         if kernel.name != "triad":
-            return right(kernel, arrays, s)
+            return right(self, kernel, arrays, s)
         a, b, c = arrays["a"], arrays["b"], arrays["c"]
         return Built(lambda i: np.subtract(b, c, out=a), "a = b - c (wrong)")
 
-    monkeypatch.setitem(memory.KERNEL_BUILDERS, "numpy", wrong)
+    monkeypatch.setattr(NumpyBackend, "stream_kernel", wrong)
     results = run("numpy")
     (triad,) = by_name(results, "triad")
     assert triad.status == "failed" and "correctness" in triad.reason
@@ -171,15 +206,15 @@ def test_wrong_kernel_is_failed_not_fast(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.mark.usefixtures("fast")
 def test_copy_must_be_exact(monkeypatch: pytest.MonkeyPatch) -> None:
-    right = memory.KERNEL_BUILDERS["numpy"]
+    right = NumpyBackend.stream_kernel
 
-    def off_by_ulp(kernel, arrays, s):
+    def off_by_ulp(self, kernel, arrays, s):
         if kernel.name != "copy":
-            return right(kernel, arrays, s)
+            return right(self, kernel, arrays, s)
         a, c = arrays["a"], arrays["c"]
         return Built(lambda i: np.nextafter(a, np.inf, out=c), "c = nextafter(a)")
 
-    monkeypatch.setitem(memory.KERNEL_BUILDERS, "numpy", off_by_ulp)
+    monkeypatch.setattr(NumpyBackend, "stream_kernel", off_by_ulp)
     (copy,) = by_name(run("numpy"), "copy")
     assert copy.status == "failed"
 
@@ -263,3 +298,55 @@ def test_jax_transfers_say_what_is_not_measured() -> None:
     assert status == {("host_to_device", "pageable"): "ok", ("host_to_device", "pinned"): "skipped",
                       ("device_to_host", "pageable"): "skipped", ("device_to_host", "pinned"): "skipped"}
     assert all(r.reason for r in results if r.status == "skipped")
+
+
+# ---------------------------------------------------------------------------------------------- overhead-bound sweep
+
+SWEEP_PLAN = Plan(TimingConfig(warmup_s=0.001, min_sample_s=2e-4, rounds=3, budget_s=0.2), 4096.0, [1 * MIB],
+                  1 * MIB, ("fp32",))  # sweep factor 4096 from 16 KiB: one L2 point and one 64 MiB (DRAM) point
+
+
+def sweep_only(backend_name: str) -> list[BenchResult]:
+    """The sweep alone (16 KiB and 64 MiB on TINY_MACHINE's caches): it measures the dispatch latency first."""
+    backend = get_backend(backend_name)
+    device = backend.devices()[0]
+    results: list[BenchResult] = []
+    ctx = memory.Context(backend, SuiteOptions(machine=TINY_MACHINE, threads=1), results.append, SWEEP_PLAN, 1,
+                         data_caches(TINY_MACHINE))
+    with backend.elementwise_threads(1):
+        memory.run_sweep(ctx, device, "fp32", 64 * MIB)
+    return results
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_small_sweep_point_is_overhead_bound(framework: str) -> None:
+    """A 16 KiB triad on torch/jax CPU costs well under 1 us of data movement against microseconds of call
+    overhead: it is labelled overhead-bound with the dispatch latency that decided it; the DRAM point keeps DRAM."""
+    pytest.importorskip(framework)
+    results = sweep_only(framework)
+    (dispatch,) = by_name(results, "dispatch_latency")
+    assert dispatch.status == "ok", dispatch.reason
+    small, dram = by_name(results, "triad_working_set")
+    assert small.params == {"working_set_bytes": 16 * KIB} and dram.params == {"working_set_bytes": 64 * MIB}
+    assert small.status == "ok" and dram.status == "ok", (small.reason, dram.reason)
+    latency = np.median(dispatch.samples_s)
+    assert small.extra["level"] == OVERHEAD_BOUND and small.extra["cache_level"] == "L2"
+    assert small.extra["dispatch_latency_s"] == pytest.approx(latency)
+    assert small.extra["overhead_fraction"] == pytest.approx(latency / np.median(small.samples_s))
+    assert "call overhead, not L2 cache bandwidth" in small.extra["overhead_note"]
+    assert dram.extra["level"] == "DRAM" and "cache_level" not in dram.extra
+    assert dram.extra["dispatch_latency_s"] == pytest.approx(latency)
+
+
+@pytest.mark.usefixtures("fast")
+def test_sweep_keeps_cache_level_when_dispatch_latency_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self, a, b, c):
+        raise RuntimeError("no dispatch call here")
+
+    monkeypatch.setattr(NumpyBackend, "dispatch_call", broken)
+    results = run("numpy")
+    assert by_name(results, "dispatch_latency")[0].status == "failed"
+    sweep = by_name(results, "triad_working_set")
+    assert [r.extra["level"] for r in sweep] == ["L2", "DRAM", "DRAM"]
+    assert all(r.status == "ok" and r.extra["overhead_note"] == OVERHEAD_UNCHECKED for r in sweep)
+    assert all("overhead_fraction" not in r.extra for r in sweep)

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from infrabench.reports import plots, tables
+from infrabench.reports import cells, plots
+from infrabench.reports import rows as report_rows
 from infrabench.reports.html import render_report, write_report
+
+from infrabench.results import Benchmark, Peak, Run, Stats, Throughput, run_schema
 
 FIXTURE = Path(__file__).parent / "data" / "runs" / "quick_cpu_sample.json"
 SVG_NAMESPACES = ('xmlns="http://www.w3.org/2000/svg"', 'xmlns:xlink="http://www.w3.org/1999/xlink"')
@@ -93,8 +96,9 @@ def _ib(entry: dict) -> dict:
 
 
 def test_fixture_is_a_valid_run_file_with_a_real_profile(run: dict) -> None:
-    runfile = pytest.importorskip("infrabench.runfile")
-    runfile.validate_run(run)
+    import jsonschema
+
+    jsonschema.validate(run, run_schema())
     from infrabench.probes.profile import validate_profile
 
     validate_profile(run["machine_info"]["infrabench"])
@@ -134,7 +138,7 @@ def test_suspicious_result_is_shown_as_such(run: dict, html: str) -> None:
     for e in suspicious:
         params = " ".join(f"{k}={v}" for k, v in e["params"].items())
         row = next(r for r in rows if r[1] == params and r[2:5] == [_ib(e)["backend"], "cpu", _ib(e)["dtype"]])
-        assert "suspicious" in row[8] and tables.SUSPICIOUS_TEXT in row[8]
+        assert "suspicious" in row[8] and report_rows.SUSPICIOUS_TEXT in row[8]
         warnings = html[html.index('id="warnings"'):]
         assert e["fullname"] in warnings and _ib(e)["suspicious_reason"] in warnings
 
@@ -143,7 +147,8 @@ def test_suspicious_is_rechecked_when_the_flag_is_missing(run: dict) -> None:
     bad = copy.deepcopy(run)
     entry = next(e for e in bad["benchmarks"] if _ib(e)["suspicious"])
     _ib(entry)["suspicious"] = False
-    found = [w for w in tables.warnings(bad, tables.entries(bad)) if w["kind"] == "suspicious"]
+    loaded = Run.from_dict(bad)
+    found = [w for w in report_rows.warnings(loaded, loaded.benchmarks) if w["kind"] == "suspicious"]
     assert [w["subject"] for w in found] == [entry["fullname"]]
 
 
@@ -153,7 +158,7 @@ def test_memory_tables_state_bytes_counted_and_gbs(run: dict, html: str) -> None
     assert len(rows) == len(stream) == 12
     triad = next(e for e in stream if _ib(e)["benchmark"] == "triad" and _ib(e)["backend"] == "torch")
     row = next(r for r in rows if r[0] == "triad" and r[1] == "torch")
-    assert row[5] == tables.fmt_bytes_si(_ib(triad)["work"]["bytes"])
+    assert row[5] == cells.fmt_bytes_si(_ib(triad)["work"]["bytes"])
     assert "read + written" in row[6]
     assert row[8] == f"{_ib(triad)['throughput']['value']:.3g}"
     assert row[10].startswith("—") and "DRAM" in row[10]  # missing % of peak: "—" and the reason beside it
@@ -230,11 +235,10 @@ def test_hostile_strings_are_escaped_everywhere(run: dict) -> None:
 
 
 def test_hostile_chart_labels_are_escaped_by_matplotlib() -> None:
-    entry = tables.Entry(
-        raw={}, ib={"throughput": {"value": 1.0, "unit": "TFLOP/s"},
-                    "peak": {"tflops": 2.0, "confidence": HOSTILE_ATTR, "source": "x"}},
-        stats={"median": 1.0}, suite="matmul", benchmark="square", backend=HOSTILE_SCRIPT, device=HOSTILE_ATTR,
-        dtype="$x^$", params={"m": 64, "n": 64, "k": 64}, status="ok", reason=None, fullname="x")
+    entry = Benchmark(
+        fullname="x", suite="matmul", name="square", backend=HOSTILE_SCRIPT, device=HOSTILE_ATTR, dtype="$x^$",
+        params={"m": 64, "n": 64, "k": 64}, stats=Stats(data=[1.0], median=1.0),
+        throughput=Throughput(1.0, "TFLOP/s"), peak=Peak(2.0, "TFLOP/s", "x", HOSTILE_ATTR))
     svg = plots.matmul_chart([entry])
     assert svg is not None and svg.startswith("<svg")
     assert "<script" not in svg and "<img" not in svg
@@ -289,7 +293,6 @@ def test_renders_a_run_built_by_the_run_file_writer(run: dict) -> None:
                               "20261128-000000-abcd", "run.journal.jsonl",
                               commit={"id": None, "time": None, "author_time": None, "dirty": None,
                                       "project": None, "branch": None})
-    runfile.validate_run(built)
     out = render_report(built)
     parsed = parse(out)
     assert len(table(parsed, "matmul")) == 1 and len(table(parsed, "memory")) == 1
@@ -353,7 +356,7 @@ def test_report_command_never_imports_torch_or_jax(tmp_path: Path) -> None:
 
 
 def test_importing_the_reports_package_stays_cheap() -> None:
-    code = ("import sys, infrabench.reports.html, infrabench.reports.plots, infrabench.reports.tables\n"
+    code = ("import sys, infrabench.reports.html, infrabench.reports.plots, infrabench.reports.rows\n"
             "print(sorted(m for m in ('matplotlib', 'jinja2', 'pandas') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

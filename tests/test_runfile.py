@@ -13,16 +13,22 @@ from infrabench.suites.journal import JournalTail, append_result
 from infrabench.suites.result import BenchResult
 
 from infrabench.errors import UsageError
-from infrabench.runfile import (
-    build_run,
-    commit_info,
-    find_peak,
-    load_run,
-    read_journal,
-    sample_stats,
-    validate_run,
-    write_atomic,
-)
+from infrabench.files import write_atomic
+from infrabench.results import Run, Stats, run_schema
+from infrabench.runfile import build_run, commit_info, find_peak, read_journal
+
+
+def validate_run(data) -> None:
+    jsonschema.validate(data, run_schema())
+
+
+def load_run(path) -> dict:
+    return Run.load(path).to_dict()
+
+
+def sample_stats(samples, iterations) -> dict:
+    s = Stats.from_samples(samples, iterations)
+    return {**s.to_dict(), "cv": s.cv}
 
 CPU_PROFILE = {
     "cpu": {"model_name": "Test CPU", "logical_cpus": 2, "vendor": "x", "peaks": [
@@ -59,7 +65,7 @@ def build(results, profile=CPU_PROFILE, **kw) -> dict:
     run = build_run(results, profile, {"suites": ["matmul"], "backends": ["numpy"], "profile": "quick"},
                     {"numpy": {"status": "ok", "reason": None, "duration_s": 1.0}}, kw.pop("interrupted", False),
                     "20260101-000000-abcd", "run.journal.jsonl", commit={"id": None, "time": None,
-                    "author_time": None, "dirty": None, "project": "t", "branch": None}, **kw)
+                    "author_time": None, "dirty": None, "project": "t", "branch": None}, **kw).to_dict()
     validate_run(run)
     return run
 
@@ -145,10 +151,10 @@ def test_accelerator_peaks_match_device_index_dtype_and_executed_precision() -> 
     copy = result([0.001], device="cuda:1", work={"bytes": 1e9}, suite="memory", name="copy")
     tpu = result([0.001], device="tpu:0", dtype="bf16", backend="jax")
     peaks = {r.fullname: find_peak(CPU_PROFILE, r)[0] for r in (tf32, plain, copy, tpu)}
-    assert peaks[tf32.fullname]["tflops"] == 150.0  # GPU index 1, tf32 peak because tf32 was allowed
-    assert peaks[plain.fullname]["tflops"] == 10.0  # GPU index 0 (listed second in the profile)
-    assert peaks[copy.fullname]["gbs"] == 2000.0
-    assert peaks[tpu.fullname]["tflops"] == 275.0
+    assert peaks[tf32.fullname].tflops == 150.0  # GPU index 1, tf32 peak because tf32 was allowed
+    assert peaks[plain.fullname].tflops == 10.0  # GPU index 0 (listed second in the profile)
+    assert peaks[copy.fullname].gbs == 2000.0
+    assert peaks[tpu.fullname].tflops == 275.0
     i = info(build([copy]), copy.fullname)
     assert i["throughput"] == {"value": pytest.approx(1000.0), "unit": "GB/s"} and i["pct_of_peak"] == 50.0
 
@@ -156,7 +162,7 @@ def test_accelerator_peaks_match_device_index_dtype_and_executed_precision() -> 
 def test_visible_devices_remap_the_index() -> None:
     profile = {**CPU_PROFILE, "software": {"env": {"CUDA_VISIBLE_DEVICES": "1"}}}
     peak, _ = find_peak(profile, result([0.001], device="cuda:0", dtype="fp32"))
-    assert peak["tflops"] == 20.0  # cuda:0 is physical GPU 1
+    assert peak.tflops == 20.0  # cuda:0 is physical GPU 1
 
 
 def test_pct_of_best_is_per_device_and_dtype_across_backends() -> None:
@@ -259,7 +265,7 @@ def test_write_atomic_replaces_and_leaves_no_temp_file(tmp_path) -> None:
 def test_load_run_gives_one_clear_error(tmp_path) -> None:
     run = build([result([0.01])])
     good = write_atomic(tmp_path / "run.json", run)
-    assert load_run(good)["infrabench"]["run_id"] == "20260101-000000-abcd"
+    assert Run.load(good).run_id == "20260101-000000-abcd"
     truncated = tmp_path / "truncated.json"
     truncated.write_text(good.read_text()[:200])
     invalid = tmp_path / "invalid.json"

@@ -23,7 +23,11 @@ from infrabench.suites.options import SuiteOptions
 from infrabench.suites.runner import RunConfig, run
 from infrabench.suites.worker import run_worker
 
-from infrabench.runfile import load_run
+from infrabench.results import Run
+
+
+def load_run(path) -> dict:
+    return Run.load(path).to_dict()
 
 DATA = Path(__file__).parent / "data" / "runner"
 EXTRA = "selftest=selftest_suite:run_suite,selftest_b=selftest_suite:run_suite_b"

@@ -1,6 +1,6 @@
 """Machine fingerprints: the fields that make two runs comparable, and which of them differ.
 
-An infrabench run carries the MachineProfile (machine_info.infrabench): CPU model and core counts,
+An infrabench run carries the MachineProfile: CPU model and core counts,
 accelerator names/SKUs and drivers, Python, numpy, BLAS, torch and jax versions. A pytest-benchmark
 file has only pytest-benchmark's machine_info (CPU brand, count, Python, architecture, OS): fields are
 compared only where both files have them. Clocks, temperatures and host names are deliberately left
@@ -22,7 +22,7 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
-def fingerprint(machine_info: dict[str, Any]) -> dict[str, Any]:
+def fingerprint(machine_info: dict[str, Any], profile: dict[str, Any] | None = None) -> dict[str, Any]:
     """Flat {field: value} of what identifies the machine and software; unknown values are left out."""
     fp: dict[str, Any] = {
         "cpu.model": _get(machine_info, "cpu", "brand_raw"),
@@ -32,8 +32,7 @@ def fingerprint(machine_info: dict[str, Any]) -> dict[str, Any]:
         "python": machine_info.get("python_version"),
         "python_implementation": machine_info.get("python_implementation"),
     }
-    profile = machine_info.get("infrabench")
-    if isinstance(profile, dict):
+    if isinstance(profile, dict) and profile:
         cpu = profile.get("cpu") or {}
         sw = profile.get("software") or {}
         fp.update({
@@ -54,7 +53,7 @@ def fingerprint(machine_info: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fp.items() if v is not None}
 
 
-def machine_diffs(base_info: dict[str, Any], new_info: dict[str, Any]) -> list[FieldDiff]:
-    """Fields known in both fingerprints whose values differ."""
-    a, b = fingerprint(base_info), fingerprint(new_info)
+def machine_diffs(base: Any, new: Any) -> list[FieldDiff]:
+    """Fields known in both runs' (BenchSets') fingerprints whose values differ."""
+    a, b = fingerprint(base.machine_info, base.profile), fingerprint(new.machine_info, new.profile)
     return [FieldDiff(k, a[k], b[k]) for k in a if k in b and a[k] != b[k]]

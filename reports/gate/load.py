@@ -7,9 +7,11 @@ whose status is not ok, is kept as not comparable with its reason: it is listed,
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from infrabench.errors import UsageError
+from infrabench.results import Benchmark, Run
 
 
 class GateInputError(ValueError):
@@ -43,60 +45,41 @@ class BenchSet:
     source: str
     fmt: str  # "infrabench" | "pytest-benchmark" | "ab"
     benches: dict[str, Bench]
-    machine_info: dict[str, Any] = field(default_factory=dict)
+    machine_info: dict[str, Any] = field(default_factory=dict)  # pytest-benchmark's machine keys
     paired: bool = False
     label: str | None = None
+    profile: dict[str, Any] = field(default_factory=dict)  # the MachineProfile, where the run has one
 
 
-def _samples(stats: Any) -> list[float] | None:
-    data = stats.get("data") if isinstance(stats, dict) else None
-    if not isinstance(data, list) or not data:
-        return None
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in data):
-        return None
-    return [float(v) for v in data]
-
-
-def _entry(raw: Any, where: str, fmt: str) -> Bench:
-    if not isinstance(raw, dict):
-        raise GateInputError(f"{where}: a benchmark entry is not an object")
-    name = raw.get("fullname")
-    if not isinstance(name, str) or not name:
-        raise GateInputError(f"{where}: a benchmark entry has no fullname")
-    info = ((raw.get("extra_info") or {}).get("infrabench") or {}) if isinstance(raw.get("extra_info"), dict) else {}
-    status = str(info.get("status") or "ok")
-    device = str(info.get("device") or "cpu")
-    group = raw.get("group") if isinstance(raw.get("group"), str) else None
-    samples = _samples(raw.get("stats"))
-    if status != "ok":
-        return Bench(name, [], status, info.get("reason") or status, device, group)
+def _bench(b: Benchmark, fmt: str) -> Bench:
+    device = b.device if b.device != "?" else "cpu"
+    group = b.suite if b.suite != "?" else None
+    if b.status != "ok":
+        return Bench(b.fullname, [], b.status, b.reason or b.status, device, group)
+    samples = b.stats.valid_samples if b.stats is not None else None
     if samples is None:
         hint = " (save with --benchmark-save-data)" if fmt == "pytest-benchmark" else ""
-        why = "no raw samples in stats.data" + hint
-        return Bench(name, [], "no_data", why, device, group)
+        return Bench(b.fullname, [], "no_data", "no raw samples in stats.data" + hint, device, group)
     if len(samples) < 2:
-        return Bench(name, samples, "no_data", "fewer than 2 samples", device, group)
-    return Bench(name, samples, "ok", None, device, group)
+        return Bench(b.fullname, samples, "no_data", "fewer than 2 samples", device, group)
+    return Bench(b.fullname, samples, "ok", None, device, group)
 
 
-def bench_set(data: Any, source: str) -> BenchSet:
-    """The benchmarks of a parsed run file (infrabench) or saved run (pytest-benchmark)."""
-    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-        raise GateInputError(f"{source}: not a run file (no benchmarks list)")
-    fmt = "infrabench" if isinstance(data.get("infrabench"), dict) else "pytest-benchmark"
-    entries = list(data["benchmarks"])
-    if fmt == "infrabench":
-        entries += list(data["infrabench"].get("results_without_timing") or [])
+def bench_set(run: Run | Any, source: str) -> BenchSet:
+    """The benchmarks of a run (infrabench) or saved run (pytest-benchmark), as the results model reads them."""
+    if not isinstance(run, Run):
+        try:
+            run = Run.from_dict(run, source)
+        except UsageError as exc:
+            raise GateInputError(str(exc)) from None
     benches: dict[str, Bench] = {}
-    for raw in entries:
-        bench = _entry(raw, source, fmt)
-        if bench.fullname in benches:
-            raise GateInputError(f"{source}: benchmark {bench.fullname!r} appears twice")
-        benches[bench.fullname] = bench
+    for b in run.benchmarks:
+        if not b.fullname or b.fullname == "?":
+            raise GateInputError(f"{source}: a benchmark entry has no fullname")
+        if b.fullname in benches:
+            raise GateInputError(f"{source}: benchmark {b.fullname!r} appears twice")
+        benches[b.fullname] = _bench(b, run.file_format)
     if not benches:
         raise GateInputError(f"{source}: the run has no benchmarks")
-    machine = data.get("machine_info") if isinstance(data.get("machine_info"), dict) else {}
-    label = None
-    if fmt == "infrabench":
-        label = data["infrabench"].get("run_id")
-    return BenchSet(source, fmt, benches, machine, label=label or data.get("datetime"))
+    return BenchSet(source, run.file_format, benches, run.machine_info, label=run.run_id or run.datetime,
+                    profile=run.profile)

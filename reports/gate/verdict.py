@@ -271,7 +271,7 @@ def _merged(bases: list[BenchSet]) -> BenchSet:
             if name not in benches or (bench.comparable and not benches[name].comparable):
                 benches[name] = bench
     first = bases[0]
-    return BenchSet(first.source, first.fmt, benches, first.machine_info, first.paired, first.label)
+    return BenchSet(first.source, first.fmt, benches, first.machine_info, first.paired, first.label, first.profile)
 
 
 def _paired_verdict(b: Bench, n: Bench, settings: GateSettings) -> BenchVerdict:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ..timing import Clock, WallClock
 from . import MatmulKernel
-from .base import Backend
+from .base import Backend, Built, HostTransfer, NotMeasured, fresh_buffers
 
 _JAX_DTYPES = {"fp64": "float64", "fp32": "float32", "tf32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 _PLATFORMS = ("cpu", "gpu", "tpu")
 X64_OFF = "jax_enable_x64 is off: float64 would silently run as float32"
+PINNED_NOT_MEASURED = "pinned host copies are not measured with jax (only torch's pin_memory() path is implemented)"
+D2H_NOT_MEASURED = ("not measured with jax: an array caches its host copy, so repeated device-to-host reads would "
+                    "not move data")
 
 
 class JaxBackend(Backend):
@@ -177,6 +180,89 @@ class JaxBackend(Backend):
 
     def release(self, device: str) -> None:
         return None
+
+    # -- beyond the contract: what the memory suite times ----------------------------------------
+
+    def stream_kernel(self, kernel: Any, arrays: dict[str, Any], scalar: float) -> Built:
+        """Jitted with the output's old buffer donated, so XLA writes in place instead of allocating each call."""
+        jax = self.jax
+        jnp = jax.numpy
+        s = scalar
+        bodies: dict[str, Callable[..., Any]] = {
+            "copy": lambda old, a: jnp.copy(a),
+            "scale": lambda old, c: s * c,
+            "add": lambda old, a, b: a + b,
+            "triad": lambda old, b, c: b + s * c,
+        }
+        inputs = [arrays[name] for name in kernel.inputs]
+        jitted = jax.jit(bodies[kernel.name], donate_argnums=0, keep_unused=True)
+        t0 = time.perf_counter()
+        compiled = jitted.lower(arrays[kernel.output], *inputs).compile()
+        compile_s = time.perf_counter() - t0
+        out = kernel.output
+
+        def call(i: int) -> Any:
+            arrays[out] = compiled(arrays[out], *inputs)
+            return arrays[out]
+
+        def renew() -> None:
+            nonlocal inputs
+            fresh_buffers(arrays, (*kernel.inputs, kernel.output),
+                          lambda x: jnp.array(x, copy=True).block_until_ready())
+            inputs = [arrays[name] for name in kernel.inputs]
+
+        # Each call donates the previous output, so only the newest output is alive; it depends on every
+        # earlier call, so blocking on it waits for the whole block.
+        clock = WallClock(lambda outs: outs[-1].block_until_ready() if outs else None,
+                          name="perf_counter+block_until_ready")
+        impl = f"jax.jit({kernel.formula.split(' = ')[1]}, donate_argnums=0)"
+        return Built(call, impl, compile_s, clock, renew=renew)
+
+    def dispatch_call(self, a: Any, b: Any, c: Any) -> Built:
+        """jax arrays are immutable: the jitted a + b returns a new tiny array (c is not written)."""
+        t0 = time.perf_counter()
+        compiled = self.jax.jit(lambda x, y: x + y).lower(a, b).compile()
+        return Built(lambda i: compiled(a, b), "jax.jit(a + b)", time.perf_counter() - t0)
+
+    def memory_env(self, device: str) -> dict[str, Any]:
+        env = dict(self.env(device))
+        if self.device_kind(device) == "cpu":
+            env.setdefault("XLA_FLAGS", os.environ.get("XLA_FLAGS"))
+        return env
+
+    def threading_note(self, device: str, threads: int) -> str | None:
+        if self.device_kind(device) != "cpu":
+            return None
+        return "XLA CPU chooses the parallelism of elementwise loops itself"
+
+    def total_memory_bytes(self, device: str) -> int | None:
+        dev = self._device_map().get(device)
+        try:
+            stats = (dev.memory_stats() if dev is not None else None) or {}
+            return int(stats["bytes_limit"]) if "bytes_limit" in stats else None
+        except Exception:  # noqa: BLE001 - unknown memory only means no cap
+            return None
+
+    def transfer_unsupported(self, direction: str, memory: str) -> str | None:
+        if memory == "pinned":
+            return PINNED_NOT_MEASURED
+        return D2H_NOT_MEASURED if direction == "device_to_host" else None
+
+    def host_transfer(self, direction: str, memory: str, n: int, dtype: str, device: str, seed: int
+                      ) -> HostTransfer:
+        """jax.device_put of a host numpy array (host to device, pageable: the one path measured here)."""
+        import numpy as np
+
+        reason = self.transfer_unsupported(direction, memory)
+        if reason is not None:
+            raise NotMeasured(reason)
+        jax = self.jax
+        target = self._device_map()[device]
+        host = np.random.default_rng(seed).standard_normal(n, dtype=np.dtype(_JAX_DTYPES[dtype]))
+        first = jax.device_put(host, target)
+        same = bool(np.array_equal(np.asarray(first), host))
+        del first
+        return HostTransfer(Built(lambda i: jax.device_put(host, target), "jax.device_put(host_numpy, device)"), same)
 
 
 def _config(jax: Any, name: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..timing import Clock, WallClock
 from . import MatmulKernel
-from .base import Backend
+from .base import Backend, Built, fresh_buffers
 
 _NUMPY_DTYPES = {"fp64": "float64", "fp32": "float32", "fp16": "float16"}
 
@@ -23,6 +23,8 @@ _UNSUPPORTED = {
     "fp8": "numpy has no fp8 dtype",
 }
 FP16_MATMUL = "numpy float16 matmul does not call BLAS (numpy's own scalar loop): not a measure of the machine"
+NUMPY_TRIAD = ("numpy has no fused multiply-add ufunc: a is written twice and read once more than STREAM counts, "
+               "so the figure (STREAM count) is below the memory system's triad bandwidth")
 
 
 class NumpyBackend(Backend):
@@ -102,6 +104,47 @@ class NumpyBackend(Backend):
 
     def release(self, device: str) -> None:
         return None
+
+    # Beyond the Backend contract: what the memory suite times.
+
+    def stream_kernel(self, kernel: Any, arrays: dict[str, Any], scalar: float) -> Built:
+        """numpy ufuncs writing with `out=` (copyto for copy); triad is two ufuncs (no fused multiply-add)."""
+        import numpy as np
+
+        s = scalar
+        a, b, c = arrays["a"], arrays["b"], arrays["c"]
+
+        def renew() -> None:  # the kernels below read a, b, c from this scope: rebinding them switches buffers
+            nonlocal a, b, c
+            fresh_buffers(arrays, (*kernel.inputs, kernel.output), lambda x: np.array(x, copy=True))
+            a, b, c = arrays["a"], arrays["b"], arrays["c"]
+
+        if kernel.name == "copy":
+            return Built(lambda i: np.copyto(c, a), "np.copyto(c, a)", renew=renew)
+        if kernel.name == "scale":
+            return Built(lambda i: np.multiply(c, s, out=b), "np.multiply(c, s, out=b)", renew=renew)
+        if kernel.name == "add":
+            return Built(lambda i: np.add(a, b, out=c), "np.add(a, b, out=c)", renew=renew)
+
+        def triad(i: int) -> Any:
+            np.multiply(c, s, out=a)
+            return np.add(a, b, out=a)
+
+        return Built(triad, "np.multiply(c, s, out=a); np.add(a, b, out=a)", renew=renew,
+                     notes={"numpy_triad": NUMPY_TRIAD})
+
+    def dispatch_call(self, a: Any, b: Any, c: Any) -> Built:
+        import numpy as np
+
+        return Built(lambda i: np.add(a, b, out=c), "np.add(a, b, out=c)")
+
+    def memory_env(self, device: str) -> dict[str, Any]:
+        return {**self.env(device), "ufunc_threads": 1}
+
+    def threading_note(self, device: str, threads: int) -> str | None:
+        if self.device_kind(device) != "cpu":
+            return None
+        return "numpy ufuncs run on one thread (BLAS threads do not apply): numpy figures are one core's bandwidth"
 
 
 def blas_info() -> list[dict[str, Any]]:

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from infrabench.probes.machine_view import MachineView
 
 from ..result import BenchResult
 from ..timing import Clock
 from .data import BATCHES
 from .flops import FORMULAS
-from .peaks import find_peak
 from .presets import GPTConfig, Preset, Steps
 
 SUITE = "train"
@@ -125,8 +125,10 @@ def to_result(o: Outcome, machine: dict[str, Any]) -> BenchResult:
     assert t is not None
     p50, p90, p99 = (float(v) for v in np.percentile(t.samples_s, [50, 90, 99]))
     achieved = o.flops_per_step / p50 / 1e12
-    peak, why = find_peak(machine, o.device, o.dtype)
-    mfu = 100.0 * achieved / peak["tflops"] if peak else None
+    found, why = MachineView(machine).flops_peak(o.device, o.dtype)
+    peak = ({"tflops": found.value, "source": found.source, "confidence": found.confidence, "dtype": found.dtype}
+            if found is not None else None)
+    mfu = 100.0 * achieved / found.value if found is not None else None
     loss_first, loss_last = loss_ends(t.losses)
     extra: dict[str, Any] = {
         "model": o.preset.model, "mode": o.mode, "batch_size": c.batch, "param_count": o.params,

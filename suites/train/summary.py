@@ -2,7 +2,8 @@
 
 - MFU against the attainable ceiling: achieved TFLOP/s / the best median matmul TFLOP/s this same run
   measured on that device and dtype (numpy "cpu", torch "cpu" and jax "cpu:0" are one CPU; torch
-  "cuda:i" and jax "gpu:i" one GPU). tf32 training is read against the tf32 matmul, bf16 against bf16.
+  "cuda:i" and jax "gpu:i" one GPU; `suites.ceiling.best_matmul`, as the run file's % of best). tf32
+  training is read against the tf32 matmul, bf16 against bf16.
   Without a matmul result for that device and dtype in the run, the figure is null with the reason.
 - torch / jax throughput ratio per model, precision and device (eager and compiled each against jit).
 - The step time per sample per model (fastest ok result): this machine's consumer demand, for the
@@ -14,31 +15,11 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from infrabench.probes.machine_view import MachineView
+
+from ..ceiling import best_matmul
+
 SUITE = "train"
-MATMUL = "matmul"
-
-
-def device_key(device: str) -> str:
-    """One name per physical device across frameworks (without the profile: index order is assumed equal)."""
-    prefix, _, index = device.partition(":")
-    if prefix == "cpu":
-        return "cpu"
-    if prefix in ("cuda", "gpu", "rocm"):
-        return f"gpu:{index or 0}"
-    return f"{prefix}:{index or 0}"
-
-
-def best_matmul(results: list[Any]) -> dict[tuple[str, str], tuple[float, str]]:
-    """(device key, dtype) -> (best median TFLOP/s of any ok matmul result, its fullname)."""
-    best: dict[tuple[str, str], tuple[float, str]] = {}
-    for r in results:
-        if r.suite != MATMUL or r.status != "ok" or not r.samples_s or "flops" not in r.work:
-            continue
-        tflops = r.work["flops"] / statistics.median(r.samples_s) / 1e12
-        key = (device_key(r.device), r.dtype)
-        if tflops > best.get(key, (0.0, ""))[0]:
-            best[key] = (tflops, r.fullname)
-    return best
 
 
 def _samples_per_s(r: Any) -> float:
@@ -49,25 +30,26 @@ def verdict(results: list[Any], profile: dict[str, Any], config: dict[str, Any])
     train = [r for r in results if r.suite == SUITE and r.status == "ok" and r.samples_s and "samples" in r.work]
     if not train:
         return None
-    best = best_matmul(results)
+    view = MachineView(profile)
+    best = best_matmul(results, view)
     per_result: dict[str, Any] = {}
     for r in train:
         achieved = r.extra.get("achieved_tflops")
-        top = best.get((device_key(r.device), r.dtype))
+        top = best.get((view.device_key(r.device), r.dtype))
         entry: dict[str, Any] = {"achieved_tflops": achieved, "mfu_pct_of_peak": r.extra.get("mfu_pct_of_peak"),
                                  "mfu_pct_of_attainable": None, "attainable_tflops": None, "attainable_from": None}
         if top is None:
             entry["attainable_reason"] = (f"no ok matmul result on {r.device} in {r.dtype} in this run "
                                           "(run the matmul suite with the train suite)")
         elif achieved is not None:
-            entry.update({"mfu_pct_of_attainable": 100.0 * achieved / top[0], "attainable_tflops": top[0],
-                          "attainable_from": top[1]})
+            entry.update({"mfu_pct_of_attainable": 100.0 * achieved / top.tflops, "attainable_tflops": top.tflops,
+                          "attainable_from": top.fullname})
         per_result[r.fullname] = entry
 
     ratios = []
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in train:
-        key = (r.name, r.dtype, device_key(r.device))
+        key = (r.name, r.dtype, view.device_key(r.device))
         mode = r.params.get("mode") or r.extra.get("mode")
         groups.setdefault(key, {})[f"{r.backend}:{mode}"] = r
     for (model, dtype, dev), by_mode in sorted(groups.items()):

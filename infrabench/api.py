@@ -1,0 +1,96 @@
+"""The library API: `run`, `compare` and `report`, with the CLI's options and behaviour.
+
+The CLI parses arguments, calls these (or the functions they share with it) and prints; a Python
+caller gets the results model's records back instead of text. Like the CLI, this process never
+imports torch or jax: every backend runs in its own worker process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from infrabench.errors import UsageError
+
+if TYPE_CHECKING:
+    from infrabench.reports.gate import Comparison
+    from infrabench.results import Run
+
+PathLike = str | os.PathLike[str]
+
+
+def _csv(values: str | Iterable[str] | None) -> str | None:
+    if values is None:
+        return None
+    return values if isinstance(values, str) else ",".join(values)
+
+
+def run(suites: str | Iterable[str] | None = None, backends: str | Iterable[str] | None = None,
+        devices: str | Iterable[str] | None = None, dtypes: str | Iterable[str] | None = None,
+        profile: str | None = None, out: PathLike | None = None, timeout: float | None = None,
+        threads: int | None = None, config: PathLike | None = None, data_dir: PathLike | None = None,
+        keep_data: bool = False, quiet: bool = True) -> Run:
+    """Run the suites as `infrabench run` does (same options, same defaults, same files written under
+    `out`/<run-id>/) and return the Run. `quiet=False` prints the CLI's progress lines and summary.
+    Bad options raise UsageError with the CLI's one-line message."""
+    from infrabench.run_command import execute, make_console, print_summary, resolve_settings
+
+    args = argparse.Namespace(suite=_csv(suites), backend=_csv(backends), device=_csv(devices),
+                              dtype=_csv(dtypes), profile=profile, out=Path(out) if out is not None else None,
+                              timeout=timeout, threads=threads, config=Path(config) if config else None)
+    console = make_console(quiet=quiet)
+    done = execute(resolve_settings(args), console, Path(data_dir) if data_dir else None, keep_data)
+    print_summary(console, done.run)
+    if done.no_space:
+        raise UsageError(done.no_space)
+    return done.run
+
+
+def _as_sources(items: PathLike | Run | Sequence[PathLike | Run]) -> list[Any]:
+    from infrabench.results import Run
+
+    if isinstance(items, (str, os.PathLike, Run)):
+        return [items]
+    return list(items)
+
+
+def compare(base: PathLike | Run | Sequence[PathLike | Run], new: PathLike | Run,
+            threshold: float | None = None, accelerator_threshold: float | None = None,
+            thresholds: dict[str, float] | None = None, alpha: float | None = None, strict: bool = False,
+            allow_different_machines: bool = False, noise: PathLike | None = None,
+            confirm: Sequence[PathLike | Run] = ()) -> Comparison:
+    """The gate's comparison of `new` against one or more base runs (files, folders of run files, or Runs),
+    as `infrabench compare BASE... NEW` computes it; `comparison.exit_code` is the CLI's exit code.
+    Fractions, not percentages: threshold=0.1 is 10%."""
+    from infrabench.compare_command import compare_sources
+    from infrabench.reports.gate import GateSettings
+
+    settings = GateSettings()
+    if threshold is not None:
+        settings.cpu_threshold = settings.accelerator_threshold = float(threshold)
+    if accelerator_threshold is not None:
+        settings.accelerator_threshold = float(accelerator_threshold)
+    settings.overrides = [(str(k), float(v)) for k, v in (thresholds or {}).items()]
+    if alpha is not None:
+        settings.alpha = float(alpha)
+    settings.strict = bool(strict)
+    for name, value in (("threshold", settings.cpu_threshold), ("accelerator_threshold",
+                                                                 settings.accelerator_threshold)):
+        if not 0.0 < value < 10.0:
+            raise UsageError(f"{name} {value!r}: must be a fraction above 0 and below 10 (0.1 is 10%)")
+    if not 0.0 < settings.alpha < 0.5:
+        raise UsageError(f"alpha {settings.alpha:g}: must be between 0 and 0.5")
+    return compare_sources(_as_sources(base), new, settings, allow_different_machines,
+                           Path(noise) if noise is not None else None, list(confirm))
+
+
+def report(run: Run | PathLike, path: PathLike) -> Path:
+    """Write the self-contained HTML report of one run (a Run or a run file) to `path`, atomically."""
+    from infrabench.reports.html import write_report
+    from infrabench.results import Run
+
+    loaded = run if isinstance(run, Run) else Run.load(run)
+    return write_report(loaded, Path(path))
