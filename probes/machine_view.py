@@ -135,7 +135,10 @@ class MachineView:
         env = _dict(_dict(self.profile.get("software")).get("env"))
         visible = env.get(VISIBLE_ENV.get(accs[0].get("vendor") or "", ""), "")
         ids = [v.strip() for v in str(visible).split(",") if v.strip()]
-        if ids and all(v.isdigit() for v in ids) and index < len(ids):
+        if ids and all(v.isdigit() for v in ids):
+            var = VISIBLE_ENV[accs[0].get("vendor")]
+            if index >= len(ids):
+                return None, f"device {device}: {var}={visible} makes only {len(ids)} device(s) visible"
             match = [a for a in accs if a.get("index") == int(ids[index])]
             if match:
                 return dict(match[0]), None

@@ -11,11 +11,12 @@ goes on. Results are emitted one at a time as they finish.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+
+from infrabench.probes.machine_view import MachineView
 
 from .backends import MatmulKernel
 from .backends.base import DTYPES, Backend
@@ -143,7 +144,7 @@ def run_suite(backend: Backend, opts: SuiteOptions, emit: Emit, shapes: list[Sha
 
     `shapes` replaces the profile's shapes (benches and tests); the profile still sets timing and limits.
     """
-    threads = opts.threads or _usable_cpus(opts.machine)
+    threads = MachineView(opts.machine).usable_cpus(opts.threads)
     with _threads(backend, threads) as thread_env:
         for device in backend.devices():
             if not opts.wants_device(device):
@@ -325,32 +326,15 @@ def _threads(backend: Backend, n: int | None) -> Iterator[dict[str, Any]]:
         yield dict(env or {})
 
 
-def _usable_cpus(machine: dict[str, Any]) -> int | None:
-    cpus = (machine.get("cpu") or {}).get("usable_cpus")
-    if cpus:
-        return int(cpus)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
-
-
 def _cache_bytes(machine: dict[str, Any], kind: str) -> tuple[int, str]:
     """The last-level cache (all instances) from the machine profile; 64 MiB assumed where unknown."""
     if kind == "cpu":
-        caches = [c for c in (machine.get("cpu") or {}).get("caches") or [] if c.get("size_bytes")]
-        data = [c for c in caches if c.get("name") != "L1i" and _cache_level(c.get("name"))]
-        if data:
-            llc = max(data, key=lambda c: _cache_level(c.get("name")))
-            instances = int(llc.get("instances") or 1)
-            return int(llc["size_bytes"]) * instances, f"{llc.get('name')} x{instances} from the machine profile"
+        view = MachineView(machine)
+        llc = view.last_level_cache()
+        if llc is not None:
+            return llc.total_bytes, f"{llc.label} x{llc.instances} from the machine profile"
         return UNKNOWN_CACHE_BYTES, "CPU caches not in the machine profile: 64 MiB assumed"
     return UNKNOWN_CACHE_BYTES, "device cache size unknown here: 64 MiB assumed"
-
-
-def _cache_level(name: str | None) -> int:
-    """1 for "L1d", 3 for "L3"; 0 when the name is not "L<digit>..."."""
-    return int(name[1]) if name and len(name) > 1 and name[0] == "L" and name[1].isdigit() else 0
 
 
 def _free_bytes(backend: Any, device: str) -> int | None:

@@ -111,6 +111,7 @@ def time_checked(ctx: Context, *, name: str, device: str, dtype: str, params: di
     result.iterations = timed.iterations
     result.warmup_s = timed.warmup_s
     result.timer = timed.timer
+    result.timing = timed.settings()
     result.extra["first_call_s"] = timed.first_call_s
     if timed.notes:
         result.extra["timing_notes"] = timed.notes

@@ -7,9 +7,10 @@ reused (bench/memory_ceiling.py sizes its bare-torch triad the same way).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
+
+from infrabench.probes.machine_view import MachineView
 
 from .memory_caches import last_level_cache_bytes
 from .options import SuiteOptions
@@ -79,12 +80,4 @@ def cpu_sizes(machine: dict[str, Any]) -> CpuSizes:
 
 def usable_cpus(opts: SuiteOptions) -> int:
     """Threads to pin: opts.threads, else usable CPUs from the profile, else this process's affinity."""
-    if opts.threads:
-        return int(opts.threads)
-    usable = (opts.machine.get("cpu") or {}).get("usable_cpus")
-    if usable:
-        return int(usable)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return MachineView(opts.machine).usable_cpus(opts.threads)

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_quick_run_leaves_data_dir_empty_and_writes_verdict(tmp_path: Path) -> None:
     data = tmp_path / "D"
     data.mkdir()

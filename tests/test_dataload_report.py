@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from infrabench.reports.html import write_report
 from infrabench.suites.backends import get_backend
 from infrabench.suites.dataload.profiles import AccelProfile
@@ -13,6 +14,7 @@ from infrabench.suites.options import SuiteOptions
 from infrabench.runfile import build_run
 
 
+@pytest.mark.slow
 def test_section_renders_verdict_and_charts(tmp_path: Path) -> None:
     results: list = []
     evil = AccelProfile("<script>x</script>", "w<b>", "acc", "memmap", 4, 0.5, "test")

@@ -55,12 +55,14 @@ def _run(tmp_path: Path, profile: str, delay_s: float, fmt: str = "memmap", extr
     return v["profiles"][profile]
 
 
+@pytest.mark.slow
 def test_slowed_loader_is_named(tmp_path: Path) -> None:
     p = _run(tmp_path, "llm8b_h100", delay_s=0.02)
     assert p["bottleneck"] == "loader", p["evidence"]
     assert p["ceilings_samples_per_s"]["loader"] < p["ceilings_samples_per_s"]["storage"]
 
 
+@pytest.mark.slow
 def test_tiny_step_consumer_is_bound_by_storage_or_cpu(tmp_path: Path) -> None:
     tiny = AccelProfile("tiny_jpeg", "image classification", "test", "jpeg", 32, 0.005, "test", tiny_step=True)
     p = _run(tmp_path, "tiny_jpeg", delay_s=0.0, fmt="jpeg", extra=[tiny.to_dict()])

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # the quick loop (-m "not slow") skips these
+
 TINY = ("--suite", "matmul", "--backend", "numpy", "--dtype", "fp32")
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "data" / "runs" / "quick_cpu_sample.json"
@@ -29,6 +30,7 @@ def _runs(folder: Path, count: int, sd: float) -> None:
         (folder / f"run{i:02d}" / "run.json").write_text(json.dumps(out))
 
 
+@pytest.mark.slow
 def test_calibration_on_quiet_runs(tmp_path: Path) -> None:
     _runs(tmp_path, 8, 0.002)
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "gate_calibration.py"), "--runs", str(tmp_path),

@@ -45,6 +45,7 @@ def _scaled(run_file: Path, dest: Path, factor: float) -> tuple[Path, str, float
     return dest, name, mde
 
 
+@pytest.mark.slow
 def test_identical_copy_passes(real_run, tmp_path):
     new = tmp_path / "copy.json"
     new.write_text(run_real := real_run.read_text())
@@ -57,6 +58,7 @@ def test_identical_copy_passes(real_run, tmp_path):
     assert all(b["verdict"] in ("unchanged", "inconclusive") for b in compared)  # noisy ones: too noisy to tell
 
 
+@pytest.mark.slow
 def test_slower_benchmark_fails_and_is_the_only_junit_failure(real_run, tmp_path):
     new, name, mde = _scaled(real_run, tmp_path / "slow.json", 1.3)
     junit, md, js = tmp_path / "g.xml", tmp_path / "g.md", tmp_path / "g.json"
@@ -78,6 +80,7 @@ def test_slower_benchmark_fails_and_is_the_only_junit_failure(real_run, tmp_path
     assert "regression" in md.read_text() and md_escape(name) in md.read_text()
 
 
+@pytest.mark.slow
 def test_confirming_rerun_keeps_a_real_regression_and_drops_a_one_off(real_run, tmp_path):
     """--confirm: a regression stands only when the re-run of the new side shows it too."""
     new, name, mde = _scaled(real_run, tmp_path / "slow.json", 1.3)
@@ -108,6 +111,7 @@ def test_confirming_rerun_keeps_a_real_regression_and_drops_a_one_off(real_run, 
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_faster_benchmark_passes_as_improvement(real_run, tmp_path):
     new, name, mde = _scaled(real_run, tmp_path / "fast.json", 0.7)
     proc = run_cli("compare", str(real_run), str(new), "--json", str(tmp_path / "c.json"))
@@ -117,6 +121,7 @@ def test_faster_benchmark_passes_as_improvement(real_run, tmp_path):
     assert verdict == ("improvement" if mde < 0.3 else "inconclusive")
 
 
+@pytest.mark.slow
 def test_per_benchmark_threshold_override_in_toml(real_run, tmp_path):
     new, name, mde = _scaled(real_run, tmp_path / "slow.json", 1.3)
     if mde >= 0.3:
@@ -128,6 +133,7 @@ def test_per_benchmark_threshold_override_in_toml(real_run, tmp_path):
     assert proc.returncode == 1
 
 
+@pytest.mark.slow
 def test_truncated_file_is_one_line_exit_2(real_run, tmp_path):
     bad = tmp_path / "cut.json"
     text = real_run.read_text()
@@ -138,6 +144,7 @@ def test_truncated_file_is_one_line_exit_2(real_run, tmp_path):
     assert "truncated" in proc.stderr
 
 
+@pytest.mark.slow
 def test_different_machine_refused_unless_allowed(real_run, tmp_path):
     data = json.loads(real_run.read_text())
     other = copy.deepcopy(data)
@@ -149,6 +156,7 @@ def test_different_machine_refused_unless_allowed(real_run, tmp_path):
     assert run_cli("compare", str(real_run), str(path), "--allow-different-machines").returncode == 0
 
 
+@pytest.mark.slow
 def test_missing_and_failed_are_listed(real_run, tmp_path):
     data = json.loads(real_run.read_text())
     gone = data["benchmarks"].pop(0)["fullname"]

@@ -31,6 +31,7 @@ def test_profile_schema_ships_as_package_data() -> None:
     assert '"$schema"' in text
 
 
+@pytest.mark.slow
 def test_wheel_maps_stage_folders_into_the_namespace(tmp_path: Path) -> None:
     """A normal (non-editable) install gets the same layout as the editable one."""
     proc = subprocess.run(

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import run_cli
 
 
@@ -26,6 +28,7 @@ def test_plugin_import_is_light_and_off_by_default(tmp_path):
     assert "--infrabench" in _pytest("--help", cwd=tmp_path).stdout
 
 
+@pytest.mark.slow
 def test_infrabench_kernels_run_under_pytest_benchmark(tmp_path):
     common = ("--infrabench", "--infrabench-suite", "matmul", "--infrabench-backend", "numpy",
               "--infrabench-dtype", "fp32", "--benchmark-max-time=0.05", "--benchmark-min-rounds=5", "-q")

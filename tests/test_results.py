@@ -120,3 +120,13 @@ def test_no_run_file_dict_indexing_outside_the_results_module() -> None:
 def test_the_scan_finds_what_it_looks_for() -> None:
     assert INDEXING.search('x = run["benchmarks"]').group("a") == "benchmarks"
     assert INDEXING.search("e.get('extra_info') or {}").group("b") == "extra_info"
+
+
+def test_the_readme_states_the_timing_settings_the_code_uses() -> None:
+    from infrabench.suites.timing_plans import table_rows
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- timing-table -->", 1)[1].split("\n\n", 1)[0]
+    stated = [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| suite")]
+    assert stated == table_rows()
+    assert "at least 1 ms" not in readme

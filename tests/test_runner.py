@@ -65,6 +65,7 @@ def by_backend(results) -> dict[str, list]:
     return grouped
 
 
+@pytest.mark.slow
 @requires_torch
 @requires_jax
 def test_a_crashing_backend_keeps_its_result_and_the_others_complete(hooks, tmp_path) -> None:
@@ -91,6 +92,7 @@ def test_a_crashing_backend_keeps_its_result_and_the_others_complete(hooks, tmp_
     assert (tmp_path / "machine_profile.json").exists()
 
 
+@pytest.mark.slow
 @requires_torch
 def test_a_hanging_backend_times_out_and_the_run_goes_on(hooks, tmp_path) -> None:
     hooks("numpy:hang")
@@ -177,6 +179,7 @@ def _wait_for_lines(pattern: str, root: Path, lines: int, proc: subprocess.Popen
     raise AssertionError(f"fewer than {lines} journal lines after {limit_s} s")
 
 
+@pytest.mark.slow
 @requires_torch
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupting_the_cli_writes_the_finished_results_and_exits_130(tmp_path, sig) -> None:
@@ -205,6 +208,7 @@ def test_interrupting_the_cli_writes_the_finished_results_and_exits_130(tmp_path
     assert "run file:" in stdout
 
 
+@pytest.mark.slow
 def test_a_small_cli_run_validates_and_pytest_benchmark_compare_reads_it(tmp_path) -> None:
     """The real CLI, in-process, on numpy: exit 0, a valid run.json, never an imported torch or jax."""
     out = tmp_path / "results"

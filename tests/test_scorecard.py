@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
 from infrabench.reports import baselines as bl
 from infrabench.reports.compare_baselines import compare_run
 from infrabench.reports.html import render_report
@@ -62,6 +63,7 @@ def test_rating_thresholds_and_unknown() -> None:
     assert card.verdict == "unknown" and all(f.rating == "unknown" for f in card.factors)
 
 
+@pytest.mark.slow
 def test_report_shows_verdict_scorecard_and_baseline_comparison_first() -> None:
     html = render_report(DEV_RUN, BASELINES)
     i_verdict, i_card = html.index('id="verdict"'), html.index('id="scorecard"')

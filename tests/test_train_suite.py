@@ -89,6 +89,7 @@ def test_torch_eager_trains_every_model_with_equal_flops_to_jax_counterparts():
     assert bf16["mlp"].extra["mfu_pct_of_peak"] is None and "not known here" in bf16["mlp"].extra["mfu_reason"]
 
 
+@pytest.mark.slow
 @requires_torch
 def test_torch_compile_records_compile_time_apart():
     (r,) = [r for r in _run("torch", ["mlp"], modes=["compile"]) if r.status != "skipped"]
@@ -97,6 +98,7 @@ def test_torch_compile_records_compile_time_apart():
     assert r.extra["first_step_s"] >= r.extra["step_time_p50_s"]
 
 
+@pytest.mark.slow
 @requires_jax
 def test_jax_jit_trains_every_model():
     results = _ok(_run("jax", ["mlp", "cnn", "gpt"]))
@@ -134,6 +136,7 @@ def test_verdict_reads_mfu_against_the_best_matmul_and_the_torch_jax_ratio():
     assert summary.verdict(matmul, {}, {}) is None
 
 
+@pytest.mark.slow
 def test_cli_run_writes_train_results_and_the_verdict(tmp_path):
     proc = run_cli("run", "--suite", "train", "--backend", "numpy", "--out", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -18,11 +18,12 @@ profiles (accelerator profile names), extra_profiles (AccelProfile fields as dic
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from infrabench.probes.machine_view import MachineView
 
 from ..backends.base import Backend
 from ..options import Emit, SuiteOptions
@@ -45,8 +46,7 @@ SIZES = {  # per run profile: loader steps, decode seconds, random-read cap, emu
 
 
 def usable_cpus(opts: SuiteOptions) -> int:
-    cpu = (opts.machine or {}).get("cpu") or {}
-    return int(opts.threads or cpu.get("usable_cpus") or len(os.sched_getaffinity(0)) or 1)
+    return MachineView(opts.machine).usable_cpus(opts.threads)
 
 
 def _result(name: str, backend: str, params: dict[str, Any], seconds: float, work: dict[str, float],

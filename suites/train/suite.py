@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from infrabench.probes.machine_view import MachineView
+
 from ..backends.base import Backend
 from ..options import Emit, SuiteOptions
 from ..result import BenchResult
@@ -93,7 +95,7 @@ def _presets(opts: SuiteOptions, kind: str) -> list[Preset]:
 
 def run_suite(backend: Backend, opts: SuiteOptions, emit: Emit) -> None:
     """Train every model in every precision on every wanted device of `backend`, emitting each result."""
-    threads = opts.threads or _usable_cpus(opts.machine)
+    threads = MachineView(opts.machine).usable_cpus(opts.threads)
     with _threads(backend, threads) as thread_env:
         for device in backend.devices():
             if not opts.wants_device(device):
@@ -301,16 +303,6 @@ def _run_jax(backend: Any, device: str, kind: str, dtypes: list[tuple[str, str |
 
 
 # -- threads ------------------------------------------------------------------------------------------
-
-def _usable_cpus(machine: dict[str, Any]) -> int | None:
-    usable = (machine.get("cpu") or {}).get("usable_cpus")
-    if isinstance(usable, int) and usable > 0:
-        return usable
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
-
 
 @contextmanager
 def _threads(backend: Any, n: int | None) -> Iterator[dict[str, Any]]:
