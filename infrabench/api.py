@@ -58,33 +58,20 @@ def _as_sources(items: PathLike | Run | Sequence[PathLike | Run]) -> list[Any]:
 
 
 def compare(base: PathLike | Run | Sequence[PathLike | Run], new: PathLike | Run,
-            threshold: float | None = None, accelerator_threshold: float | None = None,
-            thresholds: dict[str, float] | None = None, alpha: float | None = None, strict: bool = False,
-            allow_different_machines: bool = False, noise: PathLike | None = None,
-            confirm: Sequence[PathLike | Run] = ()) -> Comparison:
+            threshold: float | str | None = None, alpha: float | None = None, strict: bool | None = None,
+            allow_different_machines: bool | None = None, noise: PathLike | None = None,
+            confirm: Sequence[PathLike | Run] = (), config: PathLike | None = None) -> Comparison:
     """The gate's comparison of `new` against one or more base runs (files, folders of run files, or Runs),
-    as `infrabench compare BASE... NEW` computes it; `comparison.exit_code` is the CLI's exit code.
-    Fractions, not percentages: threshold=0.1 is 10%."""
-    from infrabench.compare_command import compare_sources
-    from infrabench.reports.gate import GateSettings
+    exactly as `infrabench compare BASE... NEW` with the same options computes it: the same settings, read
+    the same way (`config`, else ./infrabench.toml or ./pyproject.toml, under the options given here).
+    `comparison.exit_code` is the CLI's exit code; `threshold` is 0.1 or "10%"."""
+    from infrabench.compare_command import compare_sources, gate_settings
 
-    settings = GateSettings()
-    if threshold is not None:
-        settings.cpu_threshold = settings.accelerator_threshold = float(threshold)
-    if accelerator_threshold is not None:
-        settings.accelerator_threshold = float(accelerator_threshold)
-    settings.overrides = [(str(k), float(v)) for k, v in (thresholds or {}).items()]
-    if alpha is not None:
-        settings.alpha = float(alpha)
-    settings.strict = bool(strict)
-    for name, value in (("threshold", settings.cpu_threshold), ("accelerator_threshold",
-                                                                 settings.accelerator_threshold)):
-        if not 0.0 < value < 10.0:
-            raise UsageError(f"{name} {value!r}: must be a fraction above 0 and below 10 (0.1 is 10%)")
-    if not 0.0 < settings.alpha < 0.5:
-        raise UsageError(f"alpha {settings.alpha:g}: must be between 0 and 0.5")
-    return compare_sources(_as_sources(base), new, settings, allow_different_machines,
-                           Path(noise) if noise is not None else None, list(confirm))
+    args = argparse.Namespace(config=Path(config) if config is not None else None,
+                              noise=Path(noise) if noise is not None else None, threshold=threshold, alpha=alpha,
+                              strict=strict, allow_different_machines=allow_different_machines)
+    settings, allow = gate_settings(args)
+    return compare_sources(_as_sources(base), new, settings, allow, args.noise, list(confirm))
 
 
 def report(run: Run | PathLike, path: PathLike) -> Path:

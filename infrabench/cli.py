@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from infrabench import __version__
 from infrabench.errors import UsageError
+from infrabench.files import write_atomic
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -73,7 +75,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     validate_profile(data)
     text = profile.to_json()
     if args.output is not None:
-        args.output.write_text(text + "\n")
+        write_atomic(args.output, text + "\n")
     if args.json:
         sys.stdout.write(text + "\n")
     else:
@@ -121,7 +123,19 @@ def _cmd_ab(args: argparse.Namespace) -> int:
     return ab_command(args)
 
 
+class _StderrLines(logging.Handler):
+    """Log records as "infrabench: warning: ..." lines on whatever sys.stderr is when they are emitted."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"infrabench: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Warnings from below the CLI (a skipped user baseline, ...) as one line each on stderr.
+    log = logging.getLogger("infrabench")
+    if not any(isinstance(h, _StderrLines) for h in log.handlers):
+        log.addHandler(_StderrLines())
+        log.setLevel(logging.WARNING)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -42,8 +42,15 @@ from infrabench.files import read_json, read_toml
 if TYPE_CHECKING:
     from infrabench.reports.gate import BenchSet, Comparison, GateSettings
 
-GATE_KEYS = {"threshold", "accelerator_threshold", "alpha", "strict", "allow_different_machines", "thresholds",
-             "noise"}
+# Each key of the gate table and the TOML types it takes (a bool is not a number here).
+GATE_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "threshold": ((int, float, str), "a fraction or a percentage string"),
+    "accelerator_threshold": ((int, float, str), "a fraction or a percentage string"),
+    "alpha": ((int, float), "a number"), "strict": ((bool,), "true or false"),
+    "allow_different_machines": ((bool,), "true or false"), "thresholds": ((dict,), "a table"),
+    "noise": ((str,), "a file name"),
+}
+GATE_KEYS = set(GATE_TYPES)
 
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +126,11 @@ def gate_table(config: Path | None, cwd: Path | None = None) -> tuple[dict[str, 
         if unknown:
             known = ", ".join(sorted(GATE_KEYS))
             raise UsageError(f"{path}: unknown key {sorted(unknown)[0]!r} in {where} (known: {known})")
+        for key, value in table.items():
+            types, expected = GATE_TYPES[key]
+            if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+                raise UsageError(f"{path}: {where} {key} must be {expected}, not {type(value).__name__} "
+                                 f"({value!r:.40})")
         return table, f"{path} {where}"
     return {}, None
 
@@ -141,7 +153,7 @@ def gate_settings(args: argparse.Namespace) -> tuple[GateSettings, bool]:
     if "accelerator_threshold" in table:
         settings.accelerator_threshold = parse_fraction(table["accelerator_threshold"], f"{src} accelerator_threshold")
     if "alpha" in table:
-        settings.alpha = float(table["alpha"]) if isinstance(table["alpha"], (int, float)) else -1.0
+        settings.alpha = float(table["alpha"])
     if "strict" in table:
         settings.strict = bool(table["strict"])
     overrides = table.get("thresholds", {})

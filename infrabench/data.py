@@ -71,14 +71,17 @@ def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> An
 
 
 def export_csv(run_file: Path, out: Path) -> int:
-    """Write one run's rows as CSV (no pandas needed); returns the number of rows."""
+    """Write one run's rows as CSV (no pandas needed), atomically; text a spreadsheet could take for a
+    formula is prefixed with an apostrophe. Returns the number of rows."""
+    from infrabench.reports.neutral import csv_cell
+
     data = rows(Run.load(run_file), str(run_file))
     if not out.parent.is_dir():
         raise UsageError(f"--csv {out}: directory {out.parent} does not exist")
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=list(COLUMNS))
     writer.writeheader()
-    writer.writerows(data)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in data)
     try:
         write_atomic(out, text.getvalue())
     except OSError as exc:

@@ -4,7 +4,9 @@ and writing every output atomically."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,40 @@ from typing import Any
 from infrabench.errors import UsageError
 
 
+def _regular_file(path: Path, what: str, name: str = "") -> None:
+    """A FIFO, socket or device would block or stream forever: only regular files are read."""
+    name = name or str(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UsageError(f"{name}: no such {what}") from None
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read the {what}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{name}: is a directory, not a {what}")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{name}: not a regular file (a pipe, socket or device): save the {what} to a file first")
+
+
+def _non_finite(value: Any, where: str = "") -> str | None:
+    """The path of the first NaN or infinite number in parsed JSON, or None."""
+    stack = [(value, where)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return at or "top level"
+        if isinstance(item, dict):
+            stack.extend((v, f"{at}/{k}" if at else str(k)) for k, v in reversed(list(item.items())))
+        elif isinstance(item, list):
+            stack.extend((v, f"{at}[{i}]") for i, v in reversed(list(enumerate(item))))
+    return None
+
+
 def read_json(path: Path, what: str = "run file", truncation_hint: str = "it may be truncated") -> Any:
-    """Parse a JSON file; a missing, unreadable or invalid file is one UsageError line naming it."""
+    """Parse a JSON file; a missing, unreadable, non-regular or invalid file, a nesting too deep to parse,
+    and a NaN or infinite number anywhere are each one UsageError line naming the file (and the field)."""
     path = Path(path)
+    _regular_file(path, what)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -24,10 +57,19 @@ def read_json(path: Path, what: str = "run file", truncation_hint: str = "it may
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the {what}: {exc}") from None
     try:
-        return json.loads(text)
+        data = json.loads(text)
+    except RecursionError:
+        raise UsageError(f"{path}: not a {what}: nested too deeply to read") from None
     except ValueError as exc:
         hint = f"; {truncation_hint}" if text else ""
         raise UsageError(f"{path}: not valid JSON ({exc}){hint}") from None
+    try:
+        bad = _non_finite(data)
+    except RecursionError:  # pragma: no cover - the walk is iterative
+        bad = None
+    if bad is not None:
+        raise UsageError(f"{path}: {bad}: NaN or an infinite number is not a value a {what} may hold")
+    return data
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -36,8 +78,11 @@ def read_toml(path: Path) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
+    _regular_file(Path(path), "file", f"--config {path}")
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except RecursionError:
+        raise UsageError(f"--config {path}: nested too deeply to read") from None
     except FileNotFoundError:
         raise UsageError(f"--config {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

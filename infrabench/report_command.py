@@ -20,8 +20,11 @@ DEFAULT_MULTI_NAME = "comparison-report.html"
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_files", type=Path, nargs="+", metavar="RUN.json",
+    parser.add_argument("run_files", type=Path, nargs="*", metavar="RUN.json",
                         help="run file(s) written by `infrabench run`; several are shown side by side")
+    parser.add_argument("--from-journal", type=Path, metavar="JOURNAL",
+                        help="rebuild run.json (beside the journal) from a run's run.journal.jsonl, e.g. after a "
+                             "full disk stopped the run file from being written, then write its report")
     parser.add_argument("-o", "--output", type=Path, metavar="FILE.html",
                         help=f"where to write the report (default: {DEFAULT_NAME} beside RUN.json, or "
                              f"{DEFAULT_MULTI_NAME} beside the first of several)")
@@ -36,7 +39,38 @@ def output_path(run_file: Path, output: Path | None, name: str = DEFAULT_NAME) -
     return out
 
 
+def rebuild_from_journal(journal: Path) -> Path:
+    """run.json beside a run's journal, from the results it holds and the machine profile the run saved."""
+    from infrabench.files import read_json
+    from infrabench.runfile import build_run, read_journal
+    from infrabench.suites.runner import MACHINE_FILE
+
+    if not journal.is_file():
+        raise UsageError(f"--from-journal {journal}: no such journal")
+    results = read_journal(journal)
+    if not results:
+        raise UsageError(f"--from-journal {journal}: the journal holds no finished result")
+    profile_path = journal.parent / MACHINE_FILE
+    profile = read_json(profile_path, "machine profile") if profile_path.is_file() else {}
+    config = {"suites": sorted({r.suite for r in results}), "backends": sorted({r.backend for r in results}),
+              "profile": "unknown (rebuilt from the journal)"}
+    run = build_run(results, profile if isinstance(profile, dict) else {}, config, {}, False,
+                    journal.parent.name, journal.name, commit={})
+    run.warnings.append(f"rebuilt from {journal.name}: the run's configuration and backend outcomes were not "
+                        "in the journal")
+    try:
+        return run.write(journal.parent / "run.json")
+    except OSError as exc:
+        raise UsageError(f"{journal.parent / 'run.json'}: cannot write: {exc.strerror or exc}") from None
+
+
 def report_command(args: argparse.Namespace) -> int:
+    if args.from_journal is not None:
+        rebuilt = rebuild_from_journal(args.from_journal)
+        print(f"wrote {rebuilt}", file=sys.stdout)
+        args.run_files = [rebuilt, *args.run_files]
+    if not args.run_files:
+        raise UsageError("report needs a run file (RUN.json) or --from-journal JOURNAL")
     files: list[Path] = args.run_files
     runs = [Run.load(f) for f in files]
     from infrabench.reports.baselines import load_all

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from infrabench.errors import UsageError
-from infrabench.probes.machine_view import MachineView, is_cpu
+from infrabench.probes.machine_view import MachineView
 from infrabench.suites.result import WORK_UNITS as WORK_UNITS  # the unit of each kind of work
 
 SCHEMA_VERSION = "1.1"  # 1.1 adds extra_info.infrabench.timing; 1.0 files (infrabench 0.1.0) still read
 PYTEST_BENCHMARK_FORMAT = "5.1.0"  # the pytest-benchmark saved-run format the file mimics
-NOT_TIMED = ("skipped", "failed", "timeout", "oom")
 
 
 # --- small helpers (the only place loose JSON values are looked at) ------------------------------------
@@ -127,7 +126,6 @@ class Stats:
     def from_dict(cls, data: Mapping[str, Any]) -> Stats:
         names = {f.name for f in fields(cls)} - {"other", "data"}
         known, other = _split(data, names | {"data"})
-        other.pop("data", None)
         kwargs: dict[str, Any] = {}
         for name in names:
             value = known.get(name)
@@ -246,14 +244,15 @@ class Check:
             return None
         known, other = _split(data, {"passed", "rel_error", "tolerance", "reference"})
         passed = known.get("passed")
-        return cls(passed if isinstance(passed, bool) else None, _num(known.get("rel_error")),
+        raw = known.get("rel_error")
+        if isinstance(raw, float) and not math.isfinite(raw):  # NaN or inf in the output: no error to show
+            other["rel_error_not_finite"] = str(raw)
+        return cls(passed if isinstance(passed, bool) else None, _num(raw),
                    _num(known.get("tolerance")), _str(known.get("reference")), other)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.rel_error is not None or "rel_error" not in self.other:
-            out["rel_error"] = self.rel_error
-        out.update({"tolerance": self.tolerance, "reference": self.reference, "passed": self.passed})
+        out = {"rel_error": self.rel_error, "tolerance": self.tolerance, "reference": self.reference,
+               "passed": self.passed}
         return {**out, **self.other}
 
 
@@ -412,6 +411,14 @@ def suite_figures(suite: str, data: Any) -> SuiteFigures:
 
 # --- one benchmark ---------------------------------------------------------------------------------------
 
+def _param_id(params: Mapping[str, Any]) -> str:
+    return "-".join(f"{k}={v}" for k, v in params.items())
+
+
+def _pytest_name(name: str, params: Mapping[str, Any]) -> str:
+    return f"{name}[{_param_id(params)}]" if params else name
+
+
 INFO_KEYS = {"suite", "benchmark", "backend", "device", "dtype", "status", "reason", "work", "throughput",
              "throughput_best", "pct_of_peak", "peak", "pct_of_peak_reason", "pct_of_best", "suspicious",
              "suspicious_reason", "implied_clock_ghz", "cv", "check", "timer", "iterations", "warmup_s",
@@ -448,10 +455,11 @@ class Benchmark:
     env: dict[str, Any] = field(default_factory=dict)
     figures: SuiteFigures = field(default_factory=SuiteFigures)
     samples_s: list[float] | None = None  # an untimed result's samples, kept for diagnosis only
-    display_name: str | None = None  # pytest-benchmark's `name` (with params)
+    display_name: str | None = None  # pytest-benchmark's `name`, where a file had one other than name[params]
     options: dict[str, Any] = field(default_factory=dict)  # pytest-benchmark's per-benchmark options
     other: dict[str, Any] = field(default_factory=dict)  # keys of the entry this version does not know
     other_info: dict[str, Any] = field(default_factory=dict)
+    fullname_recorded: bool = field(default=True, compare=False)  # False: the entry had none (name stands in)
 
     @property
     def timed(self) -> bool:
@@ -462,21 +470,17 @@ class Benchmark:
         return _num(self.stats.median) if self.stats else None
 
     @property
-    def accelerator(self) -> bool:
-        return not is_cpu(self.device)
-
-    @property
     def notes(self) -> list[str]:
         return self.figures.notes()
 
     @property
     def param_id(self) -> str:
-        return "-".join(f"{k}={v}" for k, v in self.params.items())
+        return _param_id(self.params)
 
     @property
     def pytest_name(self) -> str:
         """pytest-benchmark's `name`: the benchmark with its params, e.g. square[m=256-n=256-k=256]."""
-        return self.display_name or (f"{self.name}[{self.param_id}]" if self.params else self.name)
+        return self.display_name or _pytest_name(self.name, self.params)
 
     # -- file form --
 
@@ -506,12 +510,13 @@ class Benchmark:
             timing.budget_s = _num(options.get("max_time"))
         status = str(info.get("status") or ("ok" if stats is not None or pytest_format else "failed"))
         samples = info.get("samples_s")
+        name = str(info.get("benchmark") or (display or "?").split("[")[0])
+        params = _d(entry.get("params"))
         return cls(
-            fullname=str(entry.get("fullname") or display or "?"), suite=suite,
-            name=str(info.get("benchmark") or (display or "?").split("[")[0]),
+            fullname=str(entry.get("fullname") or display or "?"), suite=suite, name=name,
             backend=str(info.get("backend") or "?"),
             device=str(info.get("device") or ("cpu" if pytest_format else "?")),
-            dtype=str(info.get("dtype") or "?"), params=_d(entry.get("params")), status=status,
+            dtype=str(info.get("dtype") or "?"), params=params, status=status,
             reason=_str(info.get("reason")), stats=stats,
             work=Work({str(k): v for k, v in _d(info.get("work")).items()}),
             throughput=Throughput.from_dict(info.get("throughput")),
@@ -521,7 +526,9 @@ class Benchmark:
             suspicious=info.get("suspicious") is True, suspicious_reason=_str(info.get("suspicious_reason")),
             implied_clock_ghz=_num(info.get("implied_clock_ghz")), check=Check.from_dict(info.get("check")),
             timing=timing, env=_d(info.get("env")), figures=suite_figures(suite, info.get("extra")),
-            samples_s=list(samples) if isinstance(samples, list) else None, display_name=display,
+            samples_s=list(samples) if isinstance(samples, list) else None,
+            display_name=display if display != _pytest_name(name, params) else None,
+            fullname_recorded=isinstance(entry.get("fullname"), str) and bool(entry.get("fullname")),
             options=_d(entry.get("options")), other=other, other_info=other_info,
         )
 
@@ -721,14 +728,41 @@ class Run:
         return cls.from_dict(data, str(path))
 
     def write(self, path: str | Path) -> Path:
-        """Write atomically (a temporary file in the same folder, fsync, rename), then validate: what was
-        measured is on disk even when the file turns out not to match the schema (a RuntimeError then)."""
+        """Write the current schema atomically (a temporary file in the same folder, fsync, rename).
+
+        No value can stop the results from being written: a NaN or infinite number anywhere is written as
+        null and named in the run's warnings. A file that does not match the schema never replaces `path`:
+        it is kept beside it as NAME.invalid.json and a RuntimeError says so."""
         from infrabench.files import write_atomic
 
+        path = Path(path)
         data = self.to_dict()
-        written = write_atomic(Path(path), data)
-        validate(data, written, written=True)
-        return written
+        data["infrabench"]["schema_version"] = SCHEMA_VERSION
+        bad = _nullify_non_finite(data)
+        if bad:
+            data["infrabench"].setdefault("warnings", []).append(
+                f"{len(bad)} value(s) were NaN or infinite and are written as null: {', '.join(bad[:5])}"
+                + (" ..." if len(bad) > 5 else ""))
+        try:
+            validate(data, path, written=True)
+        except RuntimeError as exc:
+            kept = write_atomic(path.with_name(path.stem + ".invalid.json"), data)
+            raise RuntimeError(f"{exc}; the results are kept in {kept}") from None
+        return write_atomic(path, data)
+
+
+def _nullify_non_finite(data: Any, where: str = "") -> list[str]:
+    """Replace NaN and infinite floats in place by None; returns where they were (JSON paths)."""
+    found: list[str] = []
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in list(items):
+        at = f"{where}/{key}" if where else str(key)
+        if isinstance(value, float) and not math.isfinite(value):
+            data[key] = None
+            found.append(at)
+        elif isinstance(value, (dict, list)):
+            found.extend(_nullify_non_finite(value, at))
+    return found
 
 
 def as_run(run: Run | dict[str, Any], source: str = "run file") -> Run:

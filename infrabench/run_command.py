@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import re
 import statistics
 import sys
@@ -36,6 +37,8 @@ DEFAULT_OUT = Path("infrabench-results")
 JOURNAL_NAME = "run.journal.jsonl"
 RUN_FILE = "run.json"
 REPORT_FILE = "report.html"
+MAX_TIMEOUT_S = 7 * 24 * 3600.0  # per backend worker
+MAX_THREADS = 4096
 DEVICE_PATTERN = re.compile(r"^(cpu|cuda|gpu|rocm|tpu|mps|xpu)(:\d+)?$")
 LIST_KEYS = {"suite": "suite", "suites": "suite", "backend": "backend", "backends": "backend",
              "device": "device", "devices": "device", "dtype": "dtype", "dtypes": "dtype"}
@@ -145,11 +148,12 @@ def resolve_settings(args: argparse.Namespace) -> RunSettings:
     dtypes = _items(merged.get("dtype"))
     _check_names("dtype", dtypes, DTYPES)
     timeout = merged.get("timeout")
-    if timeout is not None and not timeout > 0:
-        raise UsageError(f"--timeout {timeout:g}: must be a positive number of seconds")
+    if timeout is not None and not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT_S):
+        raise UsageError(f"--timeout {timeout:g}: must be a finite number of seconds above 0 and at most "
+                         f"{MAX_TIMEOUT_S:g} (a week)")
     threads = merged.get("threads")
-    if threads is not None and threads < 1:
-        raise UsageError(f"--threads {threads}: must be at least 1")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"--threads {threads}: must be between 1 and {MAX_THREADS}")
     out = Path(merged.get("out") or DEFAULT_OUT)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
@@ -229,7 +233,9 @@ def print_summary(console: Console, run: Run) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"infrabench run {run.run_id}", title_justify="left")
+    from infrabench.reports.neutral import visible
+
+    table = Table(title=Text(visible(f"infrabench run {run.run_id}")), title_justify="left")
     for col in ("suite", "benchmark", "backend", "device", "dtype", "status", "throughput", "% of peak", "!",
                 "note"):
         table.add_column(col, overflow="fold", justify="right" if col in ("throughput", "% of peak") else "left")
@@ -245,19 +251,19 @@ def print_summary(console: Console, run: Run) -> None:
             note = f"suspicious: {b.suspicious_reason or 'above the theoretical peak'}"
         elif pct is None and b.status == "ok":
             note = b.pct_of_peak_reason or ""
-        plain = (Text(v) for v in (b.suite, b.pytest_name, b.backend, b.device, b.dtype))
+        plain = (Text(visible(v)) for v in (b.suite, b.pytest_name, b.backend, b.device, b.dtype))
         table.add_row(*plain,
                       Text(b.status, style=STATUS_STYLE.get(b.status, "")),
                       "—" if tp is None else f"{tp.value:.4g} {tp.unit}",
                       "—" if pct is None else f"{pct:.1f}%",
-                      Text("!", style="bold red") if b.suspicious else "", Text(note, style="dim"))
+                      Text("!", style="bold red") if b.suspicious else "", Text(visible(note), style="dim"))
     console.print(table)
     if skipped:
         console.print(f"{sum(skipped.values())} skipped (listed in run.json and the report):")
         for reason, count in sorted(skipped.items()):
-            console.print(Text(f"  {count} x {reason}", style="dim"))
+            console.print(Text(visible(f"  {count} x {reason}"), style="dim"))
     for warning in run.warnings:
-        console.print(Text("warning: ", style="yellow") + Text(warning))
+        console.print(Text("warning: ", style="yellow") + Text(visible(warning)))
 
 
 def write_html_report(run: Run, run_dir: Path) -> tuple[Path | None, str | None]:
@@ -327,7 +333,7 @@ def execute(settings: RunSettings, console: Console, data_dir_arg: Path | None =
         try:
             data_dir = rundata.prepare(data_dir_arg, keep_data, run_dir)
         except OSError as exc:
-            raise UsageError(f"--data-dir {data_dir_arg}: cannot create: {exc.strerror}") from None
+            raise UsageError(f"--data-dir {data_dir_arg}: cannot create: {exc.strerror or exc}") from None
         config.suite_args = {**config.suite_args, "data_dir": str(data_dir.path), "keep_data": data_dir.keep}
 
     with StopSignals() as stop:
@@ -343,7 +349,13 @@ def execute(settings: RunSettings, console: Console, data_dir_arg: Path | None =
         result = build_run(outcome.results, profile, config.to_dict(), outcome.backends,
                            outcome.interrupted or stop.event.is_set(), run_id, journal.name,
                            signal_name=stop.signal_name)
-        result.write(run_path)
+        try:
+            result.write(run_path)
+        except (OSError, RuntimeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"{run_path}: cannot write the run file ({why}); every finished result is safe in "
+                             f"{journal}: rebuild run.json and its report with "
+                             f"`infrabench report --from-journal {journal}`") from None
         report_path, note, report_error = None, None, None
         if not stop.event.is_set():
             try:

@@ -49,7 +49,6 @@ from infrabench.suites.journal import read_results
 from infrabench.suites.registry import compute_verdicts
 from infrabench.suites.result import BenchResult
 
-BEST_SUITE = "matmul"  # whose best median throughput per device/dtype is the attainable ceiling
 GIT_TIMEOUT_S = 5.0
 TRANSFERS = ("host_to_device", "device_to_host")
 __all__ = ["PYTEST_BENCHMARK_FORMAT", "SCHEMA_VERSION", "best_matmul", "build_run", "commit_info", "find_peak",

@@ -16,9 +16,11 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from .lifeline import child_env, hold
 from .record import ProbeTimeout, Unavailable
 
 MARKER = "INFRABENCH-CHILD-RESULT "
+LIFELINE_GRACE_S = 5.0  # the child's own deadline: the parent's limit plus this
 
 
 def run_child(
@@ -38,7 +40,7 @@ def run_child(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        env=dict(env if env is not None else os.environ),
+        env=child_env(dict(env if env is not None else os.environ), timeout_s + LIFELINE_GRACE_S),
         text=True,
         start_new_session=True,
     )
@@ -73,6 +75,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _main(argv: list[str]) -> int:
+    hold()  # dies with the parent, and at its own deadline
     module_name, _, func_name = argv[0].partition(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)

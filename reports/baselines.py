@@ -14,17 +14,20 @@ baselines live in `$INFRABENCH_BASELINE_DIR`, else `$XDG_DATA_HOME/infrabench/ba
 from __future__ import annotations
 
 import datetime as _dt
-import json
+import logging
+import math
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from infrabench.errors import UsageError
+from infrabench.files import read_json, write_atomic
 
 from .run_figures import FIGURES, run_figures
+
+LOG = logging.getLogger("infrabench")
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "baselines"
 DIR_ENV = "INFRABENCH_BASELINE_DIR"
@@ -94,14 +97,17 @@ def parse_baseline(data: Any, path: Path, origin: str = "bundled") -> Baseline:
     if cls not in CLASSES:
         raise _bad(path, f"class must be one of {', '.join(CLASSES)}")
     figures: dict[str, BaselineFigure] = {}
-    for key, fig in (data.get("figures") or {}).items():
+    raw_figures = data.get("figures") or {}
+    if not isinstance(raw_figures, dict):
+        raise _bad(path, f'"figures" must be an object of figures by key, not {type(raw_figures).__name__}')
+    for key, fig in raw_figures.items():
         if key not in FIGURES:
             raise _bad(path, f"unknown figure {key!r}")
         if not isinstance(fig, dict):
             raise _bad(path, f"figure {key!r} is not an object")
         value, prov = fig.get("value"), fig.get("provenance")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise _bad(path, f"figure {key!r}: value must be a number >= 0")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise _bad(path, f"figure {key!r}: value must be a finite number >= 0")
         if fig.get("unit") != FIGURES[key].unit:
             raise _bad(path, f"figure {key!r}: unit must be {FIGURES[key].unit!r}")
         if not isinstance(prov, dict) or prov.get("kind") not in PROVENANCE_KINDS or not prov.get("source"):
@@ -117,11 +123,7 @@ def _opt(value: Any) -> str | None:
 
 
 def load_file(path: Path, origin: str = "bundled") -> Baseline:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path}: cannot read the baseline: {exc}") from None
-    return parse_baseline(data, Path(path), origin)
+    return parse_baseline(read_json(Path(path), "baseline"), Path(path), origin)
 
 
 def user_dir(env: dict[str, str] | None = None) -> Path:
@@ -137,13 +139,18 @@ def _baseline_files(folder: Path) -> list[Path]:
 
 
 def load_all(extra_dir: Path | None = None) -> list[Baseline]:
-    """Bundled baselines, then the user's (a user file replaces a bundled one of the same name)."""
+    """Bundled baselines, then the user's (a user file replaces a bundled one of the same name); a user file
+    that cannot be read is reported (a warning naming it) and skipped."""
     found: dict[str, Baseline] = {}
     for path in _baseline_files(BUNDLED_DIR):
         b = load_file(path, "bundled")
         found[b.name] = b
     for path in _baseline_files(extra_dir if extra_dir is not None else user_dir()):
-        b = load_file(path, "user")
+        try:
+            b = load_file(path, "user")
+        except UsageError as exc:  # one broken user file must not stop every run and report
+            LOG.warning("%s (skipped)", exc)
+            continue
         found[b.name] = b
     return sorted(found.values(), key=lambda b: (b.cls, b.name))
 
@@ -185,9 +192,8 @@ def save_from_run(name: str, run: Any, run_path: Path, cls: str, folder: Path | 
     data = from_run(name, run, cls, f"{name}.run.json")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run_path, folder / f"{name}.run.json")
-        out = folder / f"{name}.json"
-        out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        write_atomic(folder / f"{name}.run.json", Path(run_path).read_bytes())
+        out = write_atomic(folder / f"{name}.json", data)
     except OSError as exc:
         raise UsageError(f"{folder}: cannot write the baseline: {exc.strerror or exc}") from None
     return out

@@ -31,7 +31,20 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_neutral,
     )
+
+
+def _neutral(value: Any) -> Any:
+    """Every {{ value }} of the templates: control and bidi characters from input files shown as code points
+    (autoescaping then handles HTML syntax); generated markup (matplotlib's SVG) and numbers pass as they are."""
+    from markupsafe import Markup
+
+    from .neutral import html_text
+
+    if value is None or isinstance(value, (Markup, int, float)):
+        return value
+    return html_text(value)
 
 
 def _header(run: Run) -> dict[str, Any]:

@@ -105,14 +105,16 @@ def check_cell(b: Benchmark) -> Cell:
         return missing("no correctness check recorded")
     err, tol, passed = check.rel_error, check.tolerance, check.passed
     verdict = "pass" if passed is True else ("FAIL" if passed is False else "?")
-    text = f"{err:.1e}" if err is not None else "—"
+    not_finite = check.other.get("rel_error_not_finite")
+    text = f"{err:.1e}" if err is not None else (str(not_finite) if not_finite else "—")
     if tol == 0:
         text += f" (exact match required) {verdict}"
     elif tol is not None:
         text += f" (tol {tol:.0e}) {verdict}"
     else:
         text += f" {verdict}"
-    return Cell(text, None if err is not None else "error not recorded", "" if passed else "bad", err)
+    why = None if err is not None else ("NaN or inf in the output" if not_finite else "error not recorded")
+    return Cell(text, why, "" if passed else "bad", err)
 
 
 def _bytes_counted(b: Benchmark) -> tuple[Cell, Cell]:

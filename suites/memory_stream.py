@@ -95,7 +95,7 @@ def kernel_result(ctx: Context, kernel: StreamKernel, arrays: dict[str, Any], *,
     check = check_kernel(ctx, kernel, arrays, dtype, n)
     moved = kernel.bytes_moved(n, ITEMSIZE[dtype])
     extra = {"kernel": kernel.formula, "scalar": STREAM_SCALAR, "n": n, "bytes_read": moved["bytes_read"],
-             "bytes_written": moved["bytes_written"], "counting": COUNTING, **extra}
+             "bytes_written": moved["bytes_written"], "counting": COUNTING, "framework_calls": built.calls, **extra}
     return time_checked(ctx, name=name, device=device, dtype=dtype, params=params, built=built, check=check,
                         work={"bytes": moved["bytes"]}, extra=extra, fresh_buffers=fresh_buffers)
 

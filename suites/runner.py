@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from infrabench.probes.lifeline import child_env
+
 from .backends import BACKENDS
 from .journal import JournalTail, append_result, read_results
 from .result import BenchResult
@@ -33,6 +35,7 @@ BACKEND_ORDER: tuple[str, ...] = BACKENDS  # numpy, torch, jax: cheapest to load
 # Per-backend time limit (whole worker: imports, every suite) when none is configured.
 DEFAULT_TIMEOUT_S: dict[str, float] = {"quick": 150.0, "standard": 1200.0, "full": 7200.0}
 KILL_GRACE_S = 2.0  # SIGTERM, then SIGKILL after this long
+WORKER_DEADLINE_GRACE_S = 10.0  # a worker kills itself this long after its limit if no one else did
 POLL_S = 0.1
 MACHINE_FILE = "machine_profile.json"
 
@@ -186,7 +189,8 @@ def run_backend(backend: str, config: RunConfig, journal: Path, machine_path: Pa
     notify(ProgressEvent("backend_start", backend))
     log_path = journal.parent / f"worker-{backend}.log"
     timeout_s = config.backend_timeout_s()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The worker dies with this process and at its own deadline (the limit here plus a grace).
+    env = child_env({**os.environ, "PYTHONUNBUFFERED": "1"}, timeout_s + WORKER_DEADLINE_GRACE_S)
     tail = JournalTail(journal)
     count, last = 0, None
     ended_by: str | None = None  # "timeout" | "interrupted" when this process ended the worker

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infrabench.probes.lifeline import hold
+
 from .journal import append_result
 from .options import SuiteOptions
 from .result import BenchResult
@@ -177,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()  # a crash in native code leaves a Python traceback in the worker log
+    hold()  # dies with the run that started it, and at its own deadline
     args = _parser().parse_args(argv)
     machine = json.loads(args.machine.read_text()) if args.machine else {}
     opts = SuiteOptions(profile=args.profile, devices=_split(args.devices), dtypes=_split(args.dtypes),

@@ -123,10 +123,23 @@ def test_baseline_bad_input_is_one_line_exit_2(args, message: str, tmp_path: Pat
     assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_broken_baseline_file_is_a_clear_error(tmp_path: Path) -> None:
+def test_broken_baseline_file_is_a_clear_error_and_skipped_by_readers(tmp_path: Path, caplog) -> None:
     bad = tmp_path / "bad.json"
     figure = {"value": 1, "unit": "GB/s", "provenance": {"kind": "datasheet", "source": "x"}}
     bad.write_text(json.dumps({"format": "infrabench-baseline", "name": "bad", "class": "ai",
                                "figures": {"matmul_tflops.bf16": figure}}))
     with pytest.raises(UsageError, match="unit must be 'TFLOP/s'"):
-        bl.load_all(extra_dir=tmp_path)
+        bl.load_file(bad, "user")
+    found = bl.load_all(extra_dir=tmp_path)  # every run and report reads the user's folder: never fatal there
+    assert "bad" not in {b.name for b in found} and found
+    assert any("bad.json" in r.getMessage() and "skipped" in r.getMessage() for r in caplog.records)
+    empty = tmp_path / "empty.json"
+    empty.write_text("")  # what a full disk used to leave behind
+    assert {b.name for b in bl.load_all(extra_dir=tmp_path)} == {b.name for b in found}
+    for content in ('{"format": "infrabench-baseline", "name": "x", "class": "ai", "figures": [1]}',
+                    '{"format": "infrabench-baseline", "name": "x", "class": "ai", "figures": '
+                    '{"memory_gbs": {"value": Infinity, "unit": "GB/s"}}}'):
+        bad.write_text(content)
+        with pytest.raises(UsageError) as err:
+            bl.load_file(bad, "user")
+        assert "bad.json" in str(err.value) and "\n" not in str(err.value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,27 @@ def test_quick_run_leaves_data_dir_empty_and_writes_verdict(tmp_path: Path) -> N
     data = tmp_path / "D"
     data.mkdir()
     (data / "mine.txt").write_text("kept")
-    proc = subprocess.run([sys.executable, "-m", "infrabench.cli", "run", "--suite", "dataload", "--backend", "numpy",
-                           "--data-dir", str(data), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=150)
+    stop = threading.Event()
+    others: list[str] = []
+
+    def another_process_writes() -> None:  # files that appear in D while the run is going
+        while not stop.wait(0.2):
+            name = f"other-{len(others)}.txt"
+            (data / name).write_text("not infrabench's")
+            others.append(name)
+
+    writer = threading.Thread(target=another_process_writes, daemon=True)
+    writer.start()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "infrabench.cli", "run", "--suite", "dataload", "--backend",
+                               "numpy", "--data-dir", str(data), "--out", str(tmp_path / "out")],
+                              capture_output=True, text=True, timeout=150)
+    finally:
+        stop.set()
+        writer.join()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
-    assert sorted(p.name for p in data.iterdir()) == ["mine.txt"]
+    assert len(others) > 5
+    assert sorted(p.name for p in data.iterdir()) == sorted(["mine.txt", *others])  # only the suite's own went
     run = json.loads(next((tmp_path / "out").glob("*/run.json")).read_text())
     verdict = run["infrabench"]["verdicts"]["dataload"]
     for p in verdict["profiles"].values():

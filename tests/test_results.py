@@ -11,7 +11,7 @@ import pytest
 from report_snapshot import report_snapshot
 
 from infrabench.errors import UsageError
-from infrabench.results import MemoryFigures, Run, TrainFigures
+from infrabench.results import SCHEMA_VERSION, MemoryFigures, Run, TrainFigures
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = Path(__file__).parent / "data" / "runs"
@@ -52,10 +52,16 @@ def test_compare_gives_the_verdicts_it_gave_before() -> None:
 @pytest.mark.parametrize("name", RECORDED)
 def test_run_round_trips_through_its_file_form(name: str, tmp_path: Path) -> None:
     run = Run.load(RUNS / f"{name}.json")
+    assert run.schema_version == "1.0"  # written by 0.1.0
+    assert Run.from_dict(run.to_dict()) == run
     path = run.write(tmp_path / "run.json")
     again = Run.load(path)
+    assert again.schema_version == SCHEMA_VERSION  # written now: the current schema
+    again.schema_version = run.schema_version
     assert again == run
-    assert again.to_dict() == json.loads(path.read_text())
+    written = json.loads(path.read_text())
+    written["infrabench"]["schema_version"] = "1.0"
+    assert again.to_dict() == written
     assert [b.fullname for b in again.timed] == [b["fullname"] for b in json.loads(path.read_text())["benchmarks"]]
 
 

@@ -74,7 +74,7 @@ def bench_set(run: Run | Any, source: str) -> BenchSet:
             raise GateInputError(str(exc)) from None
     benches: dict[str, Bench] = {}
     for b in run.benchmarks:
-        if not b.fullname or b.fullname == "?":
+        if not b.fullname_recorded:
             raise GateInputError(f"{source}: a benchmark entry has no fullname")
         if b.fullname in benches:
             raise GateInputError(f"{source}: benchmark {b.fullname!r} appears twice")

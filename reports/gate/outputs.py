@@ -1,26 +1,27 @@
 """A Comparison rendered: terminal table, Markdown (PR comment / $GITHUB_STEP_SUMMARY), JUnit XML, JSON.
 
-Benchmark names come from input files: the Markdown escapes them (HTML and Markdown syntax), the XML is
+Benchmark names come from input files: each output passes them through `reports.neutral` (Markdown and HTML
+syntax escaped, newlines and control characters neutralised, XML-illegal characters replaced); the XML is
 built with xml.etree (which escapes), and the terminal uses rich Text (no markup interpretation).
 """
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infrabench.reports.gate.verdict import BenchVerdict, Comparison
+from infrabench.reports.neutral import markdown_text, visible, xml_text
+
+from infrabench.files import write_atomic
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 STYLE = {"regression": "bold red", "failed": "red", "missing": "yellow", "inconclusive": "yellow",
          "improvement": "green", "new": "cyan", "unchanged": "dim", "skipped": "dim"}
-MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
 def _pct(x: float | None) -> str:
@@ -68,7 +69,8 @@ def print_terminal(console: Console, c: Comparison) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{c.base_label or c.base_source}  ->  {c.new_label or c.new_source}", title_justify="left")
+    table = Table(title=Text(visible(f"{c.base_label or c.base_source}  ->  {c.new_label or c.new_source}")),
+                  title_justify="left")
     for col in ("verdict", "benchmark", "change", "interval", "p (Holm)", "threshold", "MDE", "note"):
         table.add_column(col, overflow="fold", no_wrap=col == "benchmark",  # a name stays on one line (greppable)
                          justify="right" if col in ("change", "p (Holm)", "threshold", "MDE") else "left")
@@ -76,8 +78,9 @@ def print_terminal(console: Console, c: Comparison) -> None:
     for v in c.sorted_verdicts():
         if v.verdict in ("unchanged", "skipped"):
             continue
-        table.add_row(Text(v.verdict, style=STYLE[v.verdict]), Text(v.fullname), _pct(v.ratio), _interval(v), _p(v),
-                      "—" if v.threshold is None else f"{v.threshold:.0%}", _mde(v), Text(v.reason, style="dim"))
+        table.add_row(Text(v.verdict, style=STYLE[v.verdict]), Text(visible(v.fullname)), _pct(v.ratio), _interval(v),
+                      _p(v), "—" if v.threshold is None else f"{v.threshold:.0%}", _mde(v),
+                      Text(visible(v.reason), style="dim"))
     if unchanged:
         worst = max(unchanged, key=lambda v: v.ratio or 0.0)
         table.add_row(Text("unchanged", style="dim"), Text(f"{len(unchanged)} benchmark(s)"),
@@ -88,11 +91,11 @@ def print_terminal(console: Console, c: Comparison) -> None:
     console.print(table)
     if c.noise_note:
         console.print(Text("noise: ", style="yellow" if c.base_runs == 1 and not c.paired else "dim")
-                      + Text(c.noise_note))
+                      + Text(visible(c.noise_note)))
     if c.confirmed_by:
-        console.print(Text("confirmation: ", style="dim") + Text(confirm_note(c)))
+        console.print(Text("confirmation: ", style="dim") + Text(visible(confirm_note(c))))
     for line in machine_lines(c):
-        console.print(Text("warning: ", style="yellow") + Text(line))
+        console.print(Text("warning: ", style="yellow") + Text(visible(line)))
     console.print(Text(headline(c), style="bold green" if c.passed else "bold red"))
 
 
@@ -104,13 +107,13 @@ def confirm_note(c: Comparison) -> str:
 # --- Markdown ----------------------------------------------------------------------------------------
 
 def md_escape(text: str) -> str:
-    return MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+    return markdown_text(text)
 
 
 def markdown(c: Comparison) -> str:
     icon = "✅" if c.passed else "❌"
     lines = [f"## {icon} {md_escape(headline(c))}", "",
-             f"Base `{md_escape(c.base_label or c.base_source)}` → new `{md_escape(c.new_label or c.new_source)}`; "
+             f"Base {md_escape(c.base_label or c.base_source)} → new {md_escape(c.new_label or c.new_source)}; "
              f"{'paired rounds (interleaved A/B)' if c.paired else f'{c.base_runs} base run(s), run-level test'}, "
              f"α = {c.settings.alpha:g} family-wise (Holm), {c.settings.level:.0%} intervals.", ""]
     if c.noise_note:
@@ -153,7 +156,8 @@ def junit(c: Comparison) -> str:
                                                    and v.fullname not in failing)))
     for v in cases:
         group = v.fullname.split("/", 1)[0]
-        case = ET.SubElement(suite, "testcase", classname=f"infrabench.{group}", name=v.fullname, time="0")
+        case = ET.SubElement(suite, "testcase", classname=xml_text(f"infrabench.{group}"), name=xml_text(v.fullname),
+                             time="0")
         props = ET.SubElement(case, "properties")
         for key, value in (("verdict", v.verdict), ("ratio", v.ratio), ("ci_low", v.ci_low), ("ci_high", v.ci_high),
                            ("p", v.p), ("threshold", v.threshold), ("mde", v.mde), ("test", v.test),
@@ -161,18 +165,18 @@ def junit(c: Comparison) -> str:
                            ("between_run_sd", v.between_run_sd), ("k_base", v.k_base)):
             if value is not None:
                 text = f"{value:.6g}" if isinstance(value, float) else str(value)
-                ET.SubElement(props, "property", name=key, value=text)
-        message = f"{v.verdict}: {v.reason}"
+                ET.SubElement(props, "property", name=key, value=xml_text(text))
+        message = xml_text(f"{v.verdict}: {v.reason}")
         if v.fullname in failing:
             ET.SubElement(case, "failure", message=message, type=v.verdict).text = message
         elif v.verdict not in ("unchanged", "improvement"):
             ET.SubElement(case, "skipped", message=message)
     sprops = ET.Element("properties")
     if c.noise_note:
-        ET.SubElement(sprops, "property", name="between_run_noise", value=c.noise_note)
+        ET.SubElement(sprops, "property", name="between_run_noise", value=xml_text(c.noise_note))
         ET.SubElement(sprops, "property", name="base_runs", value=str(c.base_runs))
     if c.confirmed_by:
-        ET.SubElement(sprops, "property", name="confirmation", value=confirm_note(c))
+        ET.SubElement(sprops, "property", name="confirmation", value=xml_text(confirm_note(c)))
     if len(sprops):
         suite.insert(0, sprops)
     suites = ET.Element("testsuites", name="infrabench", tests=suite.get("tests", "0"),
@@ -192,8 +196,5 @@ def to_json(c: Comparison, extra: dict[str, Any] | None = None) -> str:
 
 
 def write_text(path: Path, text: str) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Atomically, as UTF-8 whatever the locale (temporary file, fsync, rename)."""
+    return write_atomic(Path(path), text)

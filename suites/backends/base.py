@@ -33,6 +33,7 @@ class Built:
     clock: Clock | None = None  # set when the backend's clock cannot time this call (donated jax buffers)
     notes: dict[str, Any] = field(default_factory=dict)
     renew: Callable[[], None] | None = None  # move the kernel's arrays to freshly allocated buffers (untimed)
+    calls: int = 1  # framework calls (dispatches) per iteration: each pays the per-call overhead
 
 
 @dataclass

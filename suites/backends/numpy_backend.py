@@ -131,7 +131,7 @@ class NumpyBackend(Backend):
             return np.add(a, b, out=a)
 
         return Built(triad, "np.multiply(c, s, out=a); np.add(a, b, out=a)", renew=renew,
-                     notes={"numpy_triad": NUMPY_TRIAD})
+                     notes={"numpy_triad": NUMPY_TRIAD}, calls=2)
 
     def dispatch_call(self, a: Any, b: Any, c: Any) -> Built:
         import numpy as np
