@@ -26,6 +26,7 @@ from typing import Any
 
 from infrabench.compare_command import add_gate_arguments, finish, gate_settings
 from infrabench.errors import UsageError
+from infrabench.probes import lifeline
 
 MIN_ROUNDS, DEFAULT_ROUNDS = 7, 10
 DEFAULT_OUT = Path("infrabench-ab")
@@ -104,8 +105,11 @@ def run_round(python: str, env: dict[str, str], options: list[str], out: Path, l
     out.mkdir(parents=True, exist_ok=True)
     log = out / "run.log"
     with open(log, "w") as fh:
-        proc = subprocess.run([python, "-m", "infrabench.cli", "run", *options, "--out", str(out)], env=env,
-                              stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # Its own session, holding a lifeline to this process: if `ab` ends (SIGTERM, kill -9), the run and its
+        # workers end too; on Ctrl-C / SIGTERM here, subprocess.run kills it before re-raising.
+        proc = subprocess.run([python, "-m", "infrabench.cli", "run", *options, "--out", str(out)],
+                              env=lifeline.child_env(env, None), stdout=fh, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
     run_file = _find_run_file(out)
     if proc.returncode != 0 or run_file is None:
         tail = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]

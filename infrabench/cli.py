@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from infrabench import __version__
@@ -86,7 +88,10 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from infrabench.probes.lifeline import hold
     from infrabench.run_command import run_command
+
+    hold()  # started by `infrabench ab` (or another infrabench process): end with it
 
     return run_command(args)
 
@@ -130,7 +135,27 @@ class _StderrLines(logging.Handler):
         print(f"infrabench: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
 
 
+def _tolerant_streams() -> None:
+    """A terminal or pipe that cannot encode a character (PYTHONIOENCODING=ascii, LC_ALL=C) shows a
+    replacement instead of crashing the command; files are always written as UTF-8."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):  # pragma: no cover - a stream that cannot be reconfigured
+                pass
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_streams()
+    # SIGTERM ends any command as Ctrl-C does (exit 130 with a line); the run phase installs its own handlers.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     # Warnings from below the CLI (a skipped user baseline, ...) as one line each on stderr.
     log = logging.getLogger("infrabench")
     if not any(isinstance(h, _StderrLines) for h in log.handlers):
@@ -150,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"infrabench: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("infrabench: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"infrabench: interrupted{f' by {exc.args[0]}' if exc.args else ''}", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - harness error: one line unless --debug
         if args.debug:

@@ -200,17 +200,20 @@ def finish(comparison: Comparison, args: argparse.Namespace, extra: dict[str, An
 
     from infrabench.reports.gate import outputs
 
+    # The files first: whatever happens to the terminal (a closed pipe, an encoding), CI gets its outputs.
+    written = []
+    for path, render in ((args.markdown, lambda: outputs.markdown(comparison)),
+                         (args.junit, lambda: outputs.junit(comparison)),
+                         (args.json, lambda: outputs.to_json(comparison, extra))):
+        if path is not None:
+            try:
+                written.append(outputs.write_text(path, render()))
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=max(console.width, 160))
     outputs.print_terminal(console, comparison)
-    written = []
-    if args.markdown is not None:
-        written.append(outputs.write_text(args.markdown, outputs.markdown(comparison)))
-    if args.junit is not None:
-        written.append(outputs.write_text(args.junit, outputs.junit(comparison)))
-    if args.json is not None:
-        written.append(outputs.write_text(args.json, outputs.to_json(comparison, extra)))
     for path in written:
         console.print(f"wrote {path}", markup=False)
     return comparison.exit_code

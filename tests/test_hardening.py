@@ -251,3 +251,40 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_prefixed(tmp_path: Path) -> 
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert any(r["fullname"] == "'=HYPERLINK(1)/" + data["benchmarks"][0]["fullname"].split("/", 1)[1] for r in rows)
     assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values() if v)
+
+
+# --- 11. a terminal that cannot encode UTF-8 ---------------------------------------------------------------
+
+@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0",
+                                                                  "PYTHONIOENCODING": ""}])
+def test_a_non_utf8_terminal_degrades_instead_of_crashing(tmp_path: Path, env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    hostile = renamed(sample(), 0, "matmul→é")
+    path, md = tmp_path / "run.json", tmp_path / "gate.md"
+    path.write_text(json.dumps(hostile), encoding="utf-8")
+    full_env = {**os.environ, **env}
+    for args in (["compare", str(path), str(path), "--markdown", str(md)], ["probe"]):
+        proc = subprocess.run([sys.executable, "-m", "infrabench.cli", *args], capture_output=True, timeout=120,
+                              env=full_env)
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-800:]
+    assert "matmul→é" in md.read_text(encoding="utf-8")  # files are UTF-8 whatever the terminal
+
+
+# --- 10. signals outside the run phase ------------------------------------------------------------------------
+
+def test_sigterm_during_the_probe_is_exit_130_with_a_line() -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "infrabench.cli", "probe"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # past start-up, inside the probe (which takes over a second here)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the probe finished before the signal arrived")
+    assert proc.returncode == 130 and "interrupted by SIGTERM" in err and "Traceback" not in err, err
