@@ -77,7 +77,10 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     validate_profile(data)
     text = profile.to_json()
     if args.output is not None:
-        write_atomic(args.output, text + "\n")
+        try:
+            write_atomic(args.output, text + "\n")
+        except OSError as exc:
+            raise UsageError(f"--output {args.output}: cannot write: {exc.strerror or exc}") from None
     if args.json:
         sys.stdout.write(text + "\n")
     else:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infrabench.errors import UsageError
-from infrabench.files import read_json, read_toml
+from infrabench.files import read_json, read_toml, toml_table
 
 if TYPE_CHECKING:
     from infrabench.reports.gate import BenchSet, Comparison, GateSettings
@@ -113,9 +113,9 @@ def gate_table(config: Path | None, cwd: Path | None = None) -> tuple[dict[str, 
             continue
         data = read_toml(path)
         if "tool" in data or path.name == "pyproject.toml":
-            table, where = data.get("tool", {}).get("infrabench", {}).get("gate"), "[tool.infrabench.gate]"
+            table, where = toml_table(data, path, "tool", "infrabench", "gate"), "[tool.infrabench.gate]"
         else:
-            table, where = data.get("gate"), "[gate]"
+            table, where = toml_table(data, path, "gate"), "[gate]"
         if table is None:
             if config is not None:
                 raise UsageError(f"--config {path}: no {where} table")

@@ -72,6 +72,20 @@ def read_json(path: Path, what: str = "run file", truncation_hint: str = "it may
     return data
 
 
+def toml_table(data: dict[str, Any], path: Path, *keys: str) -> Any:
+    """data[keys[0]][keys[1]]... where each level present must be a table; None where one is absent.
+    A level of the wrong type is one UsageError line naming the file, the table and what it holds."""
+    node: Any = data
+    for depth, key in enumerate(keys):
+        if not isinstance(node, dict):
+            where = "[" + ".".join(keys[:depth]) + "]"
+            raise UsageError(f"--config {path}: {where} must be a table, not {type(node).__name__}")
+        node = node.get(key)
+        if node is None:
+            return None
+    return node
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML config file; problems are one UsageError line."""
     if sys.version_info >= (3, 11):

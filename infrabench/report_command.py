@@ -88,7 +88,7 @@ def report_command(args: argparse.Namespace) -> int:
         writer = lambda: write_html(render_multi(labelled, baselines), out)  # noqa: E731
     try:
         written = writer()
-    except PermissionError as exc:
+    except OSError as exc:  # read-only folder, full disk, ...
         raise UsageError(f"--output {out}: cannot write: {exc.strerror or exc}") from None
     print(f"wrote {written} ({written.stat().st_size / 1e3:.0f} kB)", file=sys.stdout)
     return 0

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infrabench.errors import UsageError
-from infrabench.files import read_toml
+from infrabench.files import read_toml, toml_table
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -78,11 +78,13 @@ def load_config_file(path: Path) -> dict[str, Any]:
     """The run table of a TOML config file, keys normalised to the option names; UsageError when invalid."""
     data = read_toml(path)
     if "tool" in data or path.name == "pyproject.toml":
-        table, where = data.get("tool", {}).get("infrabench", {}).get("run"), "[tool.infrabench.run]"
+        table, where = toml_table(data, path, "tool", "infrabench", "run"), "[tool.infrabench.run]"
     else:
-        table, where = data.get("run"), "[run]"
-    if not isinstance(table, dict):
+        table, where = toml_table(data, path, "run"), "[run]"
+    if table is None:
         raise UsageError(f"--config {path}: no {where} table")
+    if not isinstance(table, dict):
+        raise UsageError(f"--config {path}: {where} must be a table, not {type(table).__name__}")
     settings: dict[str, Any] = {}
     for key, value in table.items():
         if key in LIST_KEYS:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 from infrabench.suites.dataload import rundata
+from test_runner import hook_env
 
 from infrabench.cli import main
 from infrabench.files import write_atomic
@@ -148,9 +149,12 @@ def test_a_run_file_that_cannot_be_written_says_how_to_rebuild_it(tmp_path: Path
     def no_space(self, path):  # noqa: ANN001, ANN202
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    for key, value in hook_env().items():  # the runner tests' tiny suite: real numpy matmuls, a second or so
+        if key in ("INFRABENCH_EXTRA_SUITES", "PYTHONPATH"):
+            monkeypatch.setenv(key, value)
     monkeypatch.setattr(Run, "write", no_space)
     with pytest.raises(UsageError) as err:
-        infrabench.run(suites=["matmul"], backends=["numpy"], out=tmp_path / "r")
+        infrabench.run(suites=["selftest"], backends=["numpy"], out=tmp_path / "r")
     message = str(err.value)
     (journal,) = (tmp_path / "r").glob("*/run.journal.jsonl")
     assert "No space left on device" in message and str(journal) in message and "--from-journal" in message
@@ -288,3 +292,49 @@ def test_sigterm_during_the_probe_is_exit_130_with_a_line() -> None:
     if proc.returncode == 0:
         pytest.skip("the probe finished before the signal arrived")
     assert proc.returncode == 130 and "interrupted by SIGTERM" in err and "Traceback" not in err, err
+
+
+# --- 17. a garbled /proc/diskstats ------------------------------------------------------------------------------
+
+def test_a_garbled_diskstats_is_read_tolerantly(tmp_path: Path, monkeypatch) -> None:
+    from infrabench.suites.dataload import storage
+
+    fake = tmp_path / "diskstats"
+    fake.write_text(" 253 0 vda 100 0 4096 20 0 0 0 0 0 0 0\n"
+                    "garbage line \x00\xff\n"
+                    " x y vdb 1 2\n"
+                    " 253 16 vdc 1 0 notanumber 0\n")
+    monkeypatch.setattr(storage, "DISKSTATS", fake)
+    assert storage.BlockDevice("vda").sectors_read() == 4096
+    assert storage.BlockDevice("vdc").sectors_read() is None  # its sectors could not be read: not proven
+    assert storage.BlockDevice("nope").sectors_read() is None
+
+
+# --- 12. clear one-line errors -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, text, words", [
+    ("pyproject.toml", 'tool = "x"\n', "[tool] must be a table"),
+    ("pyproject.toml", '[tool]\ninfrabench = 3\n', "[tool.infrabench] must be a table"),
+    ("infrabench.toml", 'run = "fast"\n', "[run] must be a table"),
+    ("infrabench.toml", "[run]\na = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+])
+def test_config_sections_of_the_wrong_shape_are_named(tmp_path: Path, name: str, text: str, words: str) -> None:
+    cfg = tmp_path / name
+    cfg.write_text(text)
+    proc = run_cli("run", "--config", str(cfg), "--out", str(tmp_path / "o"))
+    one_line_exit_2(proc)
+    assert str(cfg) in proc.stderr and words in proc.stderr
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    proc = run_cli("report", str(SAMPLE), "-o", "/sys/infrabench-report.html")  # sysfs refuses new files
+    one_line_exit_2(proc)
+    assert "/sys/infrabench-report.html" in proc.stderr and "cannot write" in proc.stderr
+
+
+def test_deeply_nested_json_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100000 + "]" * 100000)
+    proc = run_cli("report", str(path))
+    one_line_exit_2(proc)
+    assert str(path) in proc.stderr

@@ -16,7 +16,6 @@ The profile format ({"format": "infrabench-noise", "version": 1, "benchmarks": {
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 
 from infrabench.reports.gate.load import BenchSet, GateInputError
 
+MAX_RUNS = 100_000  # more base runs than any calibration makes: a profile claiming more is corrupt
 FORMAT = "infrabench-noise"
 VERSION = 1
 MAD_TO_SD = 1.4826  # SD of a normal distribution per unit of median absolute deviation
@@ -133,8 +133,8 @@ def _entry(raw: Any, where: str) -> NoiseEntry:
     sd, runs = raw.get("log_sd"), raw.get("runs", 2)
     if not isinstance(sd, (int, float)) or isinstance(sd, bool) or not math.isfinite(sd) or not 0 <= sd < 5:
         raise GateInputError(f"{where}: log_sd must be a number from 0 to 5")
-    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 2:
-        raise GateInputError(f"{where}: runs must be an integer >= 2")
+    if not isinstance(runs, int) or isinstance(runs, bool) or not 2 <= runs <= MAX_RUNS:
+        raise GateInputError(f"{where}: runs must be an integer from 2 to {MAX_RUNS}")
     return NoiseEntry(float(sd), runs)
 
 
@@ -151,18 +151,17 @@ def profile_from_dict(data: Any, source: str) -> NoiseProfile:
 
 
 def load_profile(path: Path) -> NoiseProfile:
+    from infrabench.errors import UsageError
+    from infrabench.files import read_json
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GateInputError(f"{path}: no such noise profile") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise GateInputError(f"{path}: cannot read the noise profile ({exc})") from None
+        data = read_json(Path(path), "noise profile")
+    except UsageError as exc:
+        raise GateInputError(str(exc)) from None
     return profile_from_dict(data, str(path))
 
 
 def write_profile(profile: NoiseProfile, path: Path) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(profile.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from infrabench.files import write_atomic
+
+    return write_atomic(Path(path), profile.to_dict())

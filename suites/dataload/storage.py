@@ -37,12 +37,28 @@ class BlockDevice:
         return _diskstats_field(self.name, 5) if self.name else None
 
 
+DISKSTATS = Path("/proc/diskstats")
+
+
+def _diskstats() -> list[tuple[int, int, str, list[str]]]:
+    """(major, minor, name, the counters) of every well-formed line; a garbled line is skipped, never fatal
+    (a device whose line cannot be read then has no proven device bytes)."""
+    rows = []
+    for line in DISKSTATS.read_text(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) < 4 or not parts[0].isdigit() or not parts[1].isdigit():
+            continue
+        rows.append((int(parts[0]), int(parts[1]), parts[2], parts[3:]))
+    return rows
+
+
 def _diskstats_field(name: str, index: int) -> int | None:
+    """Field `index` (as numbered in the kernel's documentation, 0 = major) of `name`'s line, or None."""
     try:
-        for line in Path("/proc/diskstats").read_text().splitlines():
-            parts = line.split()
-            if len(parts) > index and parts[2] == name:
-                return int(parts[index])
+        for _major, _minor, dev, counters in _diskstats():
+            if dev == name:
+                value = counters[index - 3] if len(counters) > index - 3 else ""
+                return int(value) if value.isdigit() else None
     except OSError:
         return None
     return None
@@ -56,13 +72,12 @@ def block_device_for(path: str | Path) -> BlockDevice:
         return BlockDevice(None, f"no block device behind {path} (anonymous device {major}:{minor}: "
                                  "tmpfs, overlay or a network filesystem): bytes come from memory or elsewhere")
     try:
-        for line in Path("/proc/diskstats").read_text().splitlines():
-            parts = line.split()
-            if len(parts) > 3 and int(parts[0]) == major and int(parts[1]) == minor:
-                return BlockDevice(parts[2])
+        for dev_major, dev_minor, name, _counters in _diskstats():
+            if (dev_major, dev_minor) == (major, minor):
+                return BlockDevice(name)
     except OSError as exc:
         return BlockDevice(None, f"/proc/diskstats unreadable: {exc.strerror}")
-    return BlockDevice(None, f"device {major}:{minor} not in /proc/diskstats")
+    return BlockDevice(None, f"device {major}:{minor} not in /proc/diskstats (or its line could not be read)")
 
 
 def drop_cache(path: str) -> None:
