@@ -39,14 +39,16 @@ def _list(out) -> int:
 
 def _show(name: str, out) -> int:
     from infrabench.reports.baselines import find
+    from infrabench.reports.neutral import visible
 
     b = find(name)
-    out.write(f"{b.name} ({b.cls.upper()}, {b.origin}: {b.path})\n{b.description}\n")
+    # A user's baseline file is input: its text reaches the terminal with control characters made visible.
+    out.write(visible(f"{b.name} ({b.cls.upper()}, {b.origin}: {b.path})") + "\n" + visible(b.description) + "\n")
     for key in sorted(b.figures):
         f = b.figures[key]
-        out.write(f"  {key}: {f.value:g} {f.unit}\n    {f.provenance.text()}\n")
+        out.write(visible(f"  {key}: {f.value:g} {f.unit}") + "\n" + visible(f"    {f.provenance.text()}") + "\n")
         if f.note:
-            out.write(f"    note: {f.note}\n")
+            out.write(visible(f"    note: {f.note}") + "\n")
     return 0
 
 

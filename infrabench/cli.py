@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_compare_arguments(sub.add_parser("compare", help="compare two runs; exit 1 on a regression (CI gate)"))
 
+    clean = sub.add_parser("clean", help="remove datasets left in a --data-dir by a run whose process died")
+    clean.add_argument("--data-dir", dest="clean_dir", type=Path, required=True, metavar="DIR",
+                       help="the --data-dir the run was given")
+
     from infrabench.ab_command import add_ab_arguments
 
     add_ab_arguments(sub.add_parser("ab", help="interleaved A/B of two Python environments on this machine"))
@@ -125,6 +129,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return compare_command(args)
 
 
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from infrabench.suites.dataload import rundata
+
+    folder = args.clean_dir / rundata.OWNED_DIR
+    if not folder.is_dir():
+        print(f"nothing to clean: {folder} does not exist")
+        return EXIT_OK
+    if rundata.remove_stale(folder):
+        print(f"removed {folder} (left by a run whose process has ended)")
+    else:
+        print(f"kept {folder}: a running infrabench uses it, it was kept with --keep-data, or infrabench did not "
+              "make it")
+    return EXIT_OK
+
+
 def _cmd_ab(args: argparse.Namespace) -> int:
     from infrabench.ab_command import ab_command
 
@@ -170,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     handler = {"probe": _cmd_probe, "run": _cmd_run, "report": _cmd_report,
-               "compare": _cmd_compare, "ab": _cmd_ab, "baseline": _cmd_baseline, "export": _cmd_export}[args.command]
+               "compare": _cmd_compare, "ab": _cmd_ab, "baseline": _cmd_baseline, "export": _cmd_export,
+               "clean": _cmd_clean}[args.command]
     try:
         return handler(args)
     except UsageError as exc:

@@ -147,7 +147,9 @@ def run(config: RunConfig, profile: dict[str, Any], journal: Path, progress: Pro
     journal.parent.mkdir(parents=True, exist_ok=True)
     journal.touch()
     machine_path = journal.parent / MACHINE_FILE
-    machine_path.write_text(json.dumps(profile, default=str))
+    tmp = machine_path.with_name(f".{MACHINE_FILE}.{os.getpid()}.tmp")  # atomic: never half a profile
+    tmp.write_text(json.dumps(profile, default=str))
+    os.replace(tmp, machine_path)
     started = time.monotonic()
     outcomes: dict[str, BackendOutcome] = {}
     own = stop is None

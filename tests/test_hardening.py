@@ -338,3 +338,38 @@ def test_deeply_nested_json_is_one_line_naming_the_file(tmp_path: Path) -> None:
     proc = run_cli("report", str(path))
     one_line_exit_2(proc)
     assert str(path) in proc.stderr
+
+
+def test_clean_removes_what_a_dead_run_left_and_nothing_else(tmp_path: Path, capsys) -> None:
+    d = tmp_path / "D"
+    left = rundata.prepare(d, keep=False, run_dir=tmp_path / "run")
+    (left.path / "big.npy").write_bytes(b"x")
+    (d / "theirs.txt").write_text("x")
+    assert main(["clean", "--data-dir", str(d)]) == 0 and left.path.exists()  # its run (this process) is alive
+    marker = json.loads((left.path / rundata.MARKER).read_text())
+    (left.path / rundata.MARKER).write_text(json.dumps({**marker, "pid": 2**22 + 54321}))
+    assert main(["clean", "--data-dir", str(d)]) == 0
+    assert not left.path.exists() and (d / "theirs.txt").exists()
+    assert "removed" in capsys.readouterr().out
+
+
+def test_terminal_output_of_a_user_baseline_shows_control_characters(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("INFRABENCH_BASELINE_DIR", str(tmp_path))
+    (tmp_path / "evil.json").write_text(json.dumps({
+        "format": "infrabench-baseline", "name": "evil", "class": "it", "description": "red \x1b[31m text \u202e",
+        "figures": {"memory_gbs": {"value": 1, "unit": "GB/s", "note": "\x1b]0;title\x07",
+                                   "provenance": {"kind": "datasheet", "source": "s\x1b[2J"}}}}))
+    assert main(["baseline", "show", "evil"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "<U+001B>" in out
+
+
+def test_probe_output_file_is_atomic(tmp_path: Path, monkeypatch, capsys) -> None:
+    def full_disk(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    assert main(["probe", "-o", str(tmp_path / "p.json")]) == 2
+    assert list(tmp_path.iterdir()) == []
+    err = capsys.readouterr().err
+    assert "cannot write" in err and err.count("\n") == 1
