@@ -15,10 +15,22 @@ from infrabench.errors import UsageError
 RUNS = Path(__file__).parent / "data" / "runs"
 
 
+def readme_example() -> str:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    return readme.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+
+
 @pytest.mark.slow
-def test_run_returns_a_run_that_round_trips_and_compares_as_the_cli_does(tmp_path: Path) -> None:
-    run = infrabench.run(suites=["matmul"], backends=["numpy"], out=tmp_path / "results")
+def test_run_returns_a_run_that_round_trips_and_compares_as_the_cli_does(tmp_path: Path, monkeypatch,
+                                                                         capsys) -> None:
+    """The README's "From Python" example, run as written, then its objects checked against the CLI."""
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(readme_example(), "README.md (From Python)", "exec"), scope)  # noqa: S102 - our own README
+    printed = capsys.readouterr().out
+    run = scope["run"]
     assert isinstance(run, infrabench.Run) and run.timed
+    assert "TFLOP/s" in printed and (tmp_path / "report.html").is_file() and len(scope["frame"]) == len(run.benchmarks)
     for b in run.timed:
         assert b.throughput is not None and b.throughput.value > 0 and b.throughput.unit == "TFLOP/s"
         assert b.timing.min_sample_s is not None and b.timing.rounds == len(b.stats.data)
@@ -37,7 +49,7 @@ def test_run_returns_a_run_that_round_trips_and_compares_as_the_cli_does(tmp_pat
 
 
 def test_compare_takes_runs_or_paths_and_report_a_path(tmp_path: Path) -> None:
-    path = RUNS / "quick_all_suites_0.1.0.json"
+    path = RUNS / "quick_cpu_sample.json"
     run = infrabench.Run.load(path)
     by_run = infrabench.compare(run, run)
     by_path = infrabench.compare([path], path)
