@@ -86,3 +86,26 @@ def test_a_lifeline_kills_its_group_when_the_parent_goes(tmp_path: Path) -> None
 
 def test_no_lifeline_without_a_parent_named() -> None:
     assert hold({}) is None and hold({PARENT_ENV: "not-a-pid"}) is None
+
+
+@pytest.mark.slow
+def test_sigterm_to_ab_ends_its_run_and_the_run_s_worker(tmp_path: Path) -> None:
+    """`infrabench ab` stopped by SIGTERM while a round runs: exit 130 with a line, and no `run` or worker
+    of it is left (the round runs a worker that hangs, so nothing would end on its own)."""
+    out = tmp_path / "ab"
+    ab = subprocess.Popen([sys.executable, "-m", "infrabench.cli", "ab", "--a", sys.executable, "--b",
+                           sys.executable, "--rounds", "7", "--suite", "selftest", "--backend", "numpy",
+                           "--timeout", "120", "--out", str(out)], env=hook_env("numpy:hang"),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for(lambda: any(p.pid != ab.pid for p in _run_processes(out)) and
+                         list(out.glob("**/run.journal.jsonl")), 90), "no round started"
+        ab.send_signal(signal.SIGTERM)
+        _, err = ab.communicate(timeout=30)
+        assert ab.returncode == 130 and "interrupted" in err, err
+        assert _wait_for(lambda: _run_processes(out) == [], 10), [p.cmdline() for p in _run_processes(out)]
+    finally:
+        for p in _run_processes(out):
+            p.kill()
+        if ab.poll() is None:
+            ab.kill()
