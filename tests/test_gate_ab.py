@@ -16,8 +16,16 @@ TINY = ("--suite", "matmul", "--backend", "numpy", "--dtype", "fp32")
 
 
 def test_same_environment_twice_passes(tmp_path):
-    proc = run_cli("ab", "--a", sys.executable, "--b", sys.executable, "--rounds", "7", *TINY,
-                   "--out", str(tmp_path / "ab"), "--json", str(tmp_path / "ab.json"), timeout=240)
+    """Seven real A/A rounds of the runner tests' tiny suite (real numpy matmuls, timed): each `run` costs its
+    start-up, not minutes of matmuls."""
+    import subprocess
+
+    from tests.test_runner import hook_env
+
+    proc = subprocess.run([sys.executable, "-m", "infrabench.cli", "ab", "--a", sys.executable, "--b",
+                           sys.executable, "--rounds", "7", "--suite", "selftest", "--backend", "numpy",
+                           "--out", str(tmp_path / "ab"), "--json", str(tmp_path / "ab.json")],
+                          capture_output=True, text=True, timeout=240, env=hook_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     data = json.loads((tmp_path / "ab.json").read_text())
     assert data["paired"] and data["ab"]["rounds"] == 7 and data["ab"]["smallest_p"] == pytest.approx(0.5 ** 7)
