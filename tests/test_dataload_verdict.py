@@ -10,7 +10,7 @@ from infrabench.suites.backends import get_backend
 from infrabench.suites.dataload.emulate import accelerator_utilisation, emulate, estimate_n
 from infrabench.suites.dataload.profiles import AccelProfile, by_name
 from infrabench.suites.dataload.suite import run_suite
-from infrabench.suites.dataload.verdict import bottleneck, verdict
+from infrabench.suites.dataload.verdict import LOADER_SHORTFALL, bottleneck, verdict
 from infrabench.suites.options import SuiteOptions
 
 
@@ -63,10 +63,17 @@ def test_slowed_loader_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_tiny_step_consumer_is_bound_by_storage_or_cpu(tmp_path: Path) -> None:
+def test_tiny_step_consumer_names_the_lowest_ceiling_it_measured(tmp_path: Path) -> None:
     tiny = AccelProfile("tiny_jpeg", "image classification", "test", "jpeg", 32, 0.005, "test", tiny_step=True)
     p = _run(tmp_path, "tiny_jpeg", delay_s=0.0, fmt="jpeg", extra=[tiny.to_dict()])
-    assert p["bottleneck"] in ("storage", "cpu"), p["evidence"]
+    # Which ceiling is lowest depends on this machine's speed and load at the moment each was measured
+    # (a competing load can halve the thread-pool loader alone), so the named bottleneck is checked
+    # against the ceilings measured in this same run, not against a fixed expectation.
+    ceil = p["ceilings_samples_per_s"]
+    assert all(ceil[k] and ceil[k] > 0 for k in ("storage", "cpu", "loader")), ceil
+    assert (p["bottleneck"], p["evidence"]) == bottleneck(False, ceil)
+    others = min(v for k, v in ceil.items() if k != "loader" and v)
+    assert (p["bottleneck"] == "loader") == (ceil["loader"] < LOADER_SHORTFALL * others), p["evidence"]
     assert not p["n_max_is_lower_bound"]
     n, prof = p["n_max"], p["profile"]
     if n:
