@@ -598,14 +598,21 @@ class BackendOutcome:
     reason: str | None = None
     duration_s: float | None = None
     other: dict[str, Any] = field(default_factory=dict)  # returncode, results, log ...
+    devices: list[str] | None = None  # what the backend had here (None: not recorded, e.g. before 0.2)
 
     @classmethod
     def from_dict(cls, data: Any) -> BackendOutcome:
-        known, other = _split(_d(data), {"status", "reason", "duration_s"})
-        return cls(_str(known.get("status")), _str(known.get("reason")), _num(known.get("duration_s")), other)
+        known, other = _split(_d(data), {"status", "reason", "duration_s", "devices"})
+        devices = known.get("devices")
+        listed = [str(d) for d in devices] if isinstance(devices, list) else None
+        return cls(_str(known.get("status")), _str(known.get("reason")), _num(known.get("duration_s")), other,
+                   listed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "reason": self.reason, "duration_s": self.duration_s, **self.other}
+        out = {"status": self.status, "reason": self.reason, "duration_s": self.duration_s, **self.other}
+        if self.devices is not None:
+            out["devices"] = list(self.devices)
+        return out
 
 
 RUN_KEYS = {"schema_version", "version", "run_id", "config", "backends", "results_without_timing", "verdicts",

@@ -282,6 +282,40 @@ def write_html_report(run: Run, run_dir: Path) -> tuple[Path | None, str | None]
     return Path(write(run, run_dir / REPORT_FILE)), None
 
 
+# --- what a finished run is refused for --------------------------------------------------------------
+
+def absent_devices(run: Run, requested: list[str] | None) -> str | None:
+    """Why a run must not exit 0 for its devices: a requested device that no backend had here, or None.
+
+    Judged from the devices each backend's worker listed; a backend that never listed any (not installed,
+    failed to load) cannot vouch for a device, so a device only it might have had still counts as absent."""
+    from infrabench.suites.options import SuiteOptions
+
+    if not requested:
+        return None
+    listed = {name: out.devices for name, out in run.backends.items() if out.devices is not None}
+    have = [d for devices in listed.values() for d in devices]
+    absent = [r for r in requested if not any(SuiteOptions(devices=[r]).wants_device(d) for d in have)]
+    if not absent:
+        return None
+    where = "; ".join(f"{name}: {', '.join(devs) or 'none'}" for name, devs in listed.items()) or \
+        "no backend could list its devices (see the backends' reasons in run.json)"
+    return f"--device {','.join(absent)}: no backend has {'it' if len(absent) == 1 else 'them'} here " \
+           f"(devices here: {where})"
+
+
+def nothing_measured(run: Run) -> str | None:
+    """Why a run that measured nothing is not a success (no ok benchmark at all), or None."""
+    if any(b.status == "ok" for b in run.benchmarks):
+        return None
+    counts: dict[str, int] = {}
+    for b in run.benchmarks:
+        counts[b.status or "unknown"] = counts.get(b.status or "unknown", 0) + 1
+    reasons = list(dict.fromkeys(b.reason for b in run.benchmarks if b.reason))[:3]
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no results at all"
+    return "the run measured nothing (" + tally + ")" + (": " + "; ".join(reasons) if reasons else "")
+
+
 # --- command -----------------------------------------------------------------------------------------
 
 @dataclass
@@ -372,6 +406,8 @@ def execute(settings: RunSettings, console: Console, data_dir_arg: Path | None =
 
 def run_command(args: argparse.Namespace) -> int:
     """`infrabench run`; returns the exit code."""
+    from infrabench.reports.neutral import visible
+
     console = make_console()
     done = execute(resolve_settings(args), console, getattr(args, "data_dir", None),
                    bool(getattr(args, "keep_data", False)))
@@ -386,5 +422,9 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if done.report_error:
         print(f"infrabench: error: report.html failed: {done.report_error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    refusal = absent_devices(done.run, done.run.config.get("devices")) or nothing_measured(done.run)
+    if refusal:
+        print(f"infrabench: error: {visible(refusal)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK

@@ -11,6 +11,7 @@ from .result import BenchResult
 Profile = Literal["quick", "standard", "full"]
 PROFILES: tuple[str, ...] = ("quick", "standard", "full")
 
+GPU_PREFIXES = frozenset({"cuda", "gpu", "rocm", "mps", "xpu"})  # framework names that `--device gpu` means
 Emit = Callable[[BenchResult], None]  # called once per finished result; the runner journals it at once
 
 
@@ -25,7 +26,12 @@ class SuiteOptions:
     suite_args: dict[str, Any] = field(default_factory=dict)  # suite-specific, JSON-able (e.g. dataload data_dir)
 
     def wants_device(self, device: str) -> bool:
-        return self.devices is None or device in self.devices or device.split(":")[0] in self.devices
+        """Whether `device` was asked for: by its name ("cuda:1"), its kind ("cuda" is every CUDA device), or
+        "gpu" for any GPU whatever the framework calls it (torch "cuda:0"/"mps"/"xpu:0", jax "gpu:0")."""
+        if self.devices is None or device in self.devices:
+            return True
+        prefix = device.split(":")[0]
+        return prefix in self.devices or ("gpu" in self.devices and prefix in GPU_PREFIXES)
 
     def wants_dtype(self, dtype: str) -> bool:
         return self.dtypes is None or dtype in self.dtypes

@@ -80,6 +80,7 @@ class BackendOutcome:
     returncode: int | None = None
     results: int = 0  # results journalled for this backend, including the records added for its end
     log: str | None = None  # worker log file name, beside the journal
+    devices: list[str] | None = None  # the devices the backend has here, as its worker listed them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -227,6 +228,9 @@ def run_backend(backend: str, config: RunConfig, journal: Path, machine_path: Pa
     for record in records:
         append_result(journal, record)
         notify(ProgressEvent("result", backend, record))
+    listed = [e.get("devices") for e in parse_markers(text) if e.get("event") == "devices"]
+    if listed and isinstance(listed[-1], list):
+        outcome.devices = [str(d) for d in listed[-1]]
     outcome.duration_s = round(duration, 3)
     outcome.results = count + len(records)
     outcome.log = log_path.name
@@ -276,6 +280,8 @@ def classify(backend: str, config: RunConfig, returncode: int, ended_by: str | N
     if ended_by is None and returncode == 0:
         for event in events:
             if event.get("event") == "unavailable":
+                return BackendOutcome("skipped", event.get("reason"), returncode=0), []
+            if event.get("event") == "no_device":
                 return BackendOutcome("skipped", event.get("reason"), returncode=0), []
             if event.get("event") == "backend_failed":
                 return BackendOutcome("failed", f"backend could not be loaded: {event.get('reason')}",

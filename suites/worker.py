@@ -128,6 +128,7 @@ def run_worker(backend_name: str, suites: list[str], opts: SuiteOptions, journal
             from .backends import get_backend
         backend = get_backend(backend_name)
         reason = backend.unavailable_reason()
+        have = [] if reason else backend.devices()
     except Exception as exc:  # noqa: BLE001 - a backend that cannot even load is recorded, not fatal
         traceback.print_exc()
         for suite in suites:
@@ -142,6 +143,14 @@ def run_worker(backend_name: str, suites: list[str], opts: SuiteOptions, journal
         marker("unavailable", reason=reason)
         return 0
 
+    marker("devices", devices=have)
+    if opts.devices is not None and not any(opts.wants_device(d) for d in have):
+        why = (f"no requested device ({', '.join(opts.devices)}) on {backend_name} here; "
+               f"it has {', '.join(have) or 'none'}")
+        for suite in suites:
+            append_result(journal, suite_record(suite, backend_name, "skipped", why, BACKEND_RECORD))
+        marker("no_device", reason=why)
+        return 0
     for suite in suites:
         marker("suite_start", suite=suite, results=emit.count)
         try:

@@ -34,6 +34,7 @@ from .profiles import PROFILES, AccelProfile
 log = logging.getLogger(__name__)
 
 SUITE = "dataload"
+HOST_DEVICE = {"jax": "cpu:0"}  # every other backend calls the host CPU "cpu"
 BATCH = {"npy": 64, "memmap": 64, "parquet": 1024, "jpeg": 32}
 SIZES = {  # per run profile: loader steps, decode seconds, random-read cap, emulation steps and trials, write bytes
     "quick": {"steps": 8, "decode_s": 0.4, "max_random": 2048, "emu_steps": 4, "emu_trials": 5, "write": 32 << 20,
@@ -49,10 +50,15 @@ def usable_cpus(opts: SuiteOptions) -> int:
     return MachineView(opts.machine).usable_cpus(opts.threads)
 
 
+def host_device(backend: str) -> str:
+    """The host CPU under the backend's own name, as its other suites write it (jax numbers its CPU)."""
+    return HOST_DEVICE.get(backend, "cpu")
+
+
 def _result(name: str, backend: str, params: dict[str, Any], seconds: float, work: dict[str, float],
             extra: dict[str, Any], env: dict[str, Any] | None = None) -> BenchResult:
-    return BenchResult(SUITE, name, backend, "cpu", "-", params=params, samples_s=[seconds], iterations=1,
-                       timer="perf_counter (wall, whole pass)", work=work, extra=extra, env=env or {})
+    return BenchResult(SUITE, name, backend, host_device(backend), "-", params=params, samples_s=[seconds],
+                       iterations=1, timer="perf_counter (wall, whole pass)", work=work, extra=extra, env=env or {})
 
 
 def _failed(name: str, backend: str, reason: str, params: dict[str, Any] | None = None) -> BenchResult:
@@ -67,6 +73,11 @@ def prepare(opts: SuiteOptions, data_dir: Path, formats: list[str]) -> dict[str,
 
 
 def run_suite(backend: Backend, opts: SuiteOptions, emit: Emit) -> None:
+    host = host_device(backend.name)
+    if not opts.wants_device(host):
+        emit(BenchResult(SUITE, "suite", backend.name, host, "-", status="skipped",
+                         reason=f"data loading runs on the host CPU ({host}), which --device leaves out"))
+        return
     args = opts.suite_args or {}
     formats = [f for f in (args.get("formats") or FORMATS) if f in FORMATS]
     own_dir = not args.get("data_dir")
@@ -99,8 +110,9 @@ def _dataset_result(ds: Dataset, backend: str) -> BenchResult:
     if ds.generate_s:
         return _result("generate", backend, {"format": ds.spec.format}, ds.generate_s, {"bytes": ds.bytes_on_disk},
                        {**info, "note": "generation time includes creating the data (CPU), not only the writes"})
-    return BenchResult(SUITE, "dataset", backend, "cpu", "-", params={"format": ds.spec.format}, status="skipped",
-                       reason="dataset reused (generated earlier in this run or a kept data dir)", extra=info)
+    return BenchResult(SUITE, "dataset", backend, host_device(backend), "-", params={"format": ds.spec.format},
+                       status="skipped", extra=info,
+                       reason="dataset reused (generated earlier in this run or a kept data dir)")
 
 
 def _numpy_part(datasets: dict[str, Dataset], data_dir: Path, opts: SuiteOptions, emit: Emit) -> None:
