@@ -194,12 +194,32 @@ def load_bench_set(path: Path) -> BenchSet:
 
 # --- running the gate --------------------------------------------------------------------------------
 
+COMPARED = ("regression", "improvement", "inconclusive", "unchanged")  # verdicts a test stands behind
+
+
+def nothing_compared(comparison: Comparison) -> str | None:
+    """Why the gate has nothing to stand on (no benchmark compared: all failed, missing, new or without
+    samples), or None. A gate over nothing is bad input, never a pass."""
+    if any(v.verdict in COMPARED for v in comparison.verdicts):
+        return None
+    counts = {k: n for k, n in comparison.counts.items() if n}
+    tally = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no benchmarks at all"
+    reasons = list(dict.fromkeys(v.reason for v in comparison.verdicts if v.reason))[:2]
+    return (f"nothing compared between {comparison.base_source} and {comparison.new_source} ({tally})"
+            + (": " + "; ".join(reasons) if reasons else ""))
+
+
 def finish(comparison: Comparison, args: argparse.Namespace, extra: dict[str, Any] | None = None) -> int:
-    """Print the table, write the requested files, return the exit code (0 pass, 1 fail)."""
+    """Print the table, write the requested files, return the exit code (0 pass, 1 fail); UsageError (exit 2),
+    before any file that would say pass, when no benchmark could be compared."""
     from rich.console import Console
 
     from infrabench.reports.gate import outputs
+    from infrabench.reports.neutral import visible
 
+    empty = nothing_compared(comparison)
+    if empty:
+        raise UsageError(visible(empty))
     # The files first: whatever happens to the terminal (a closed pipe, an encoding), CI gets its outputs.
     written = []
     for path, render in ((args.markdown, lambda: outputs.markdown(comparison)),
