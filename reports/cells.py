@@ -13,12 +13,14 @@ from typing import Any
 
 @dataclass
 class Cell:
-    """One table cell: display text, the reason a figure is missing (shown beside "—"), a CSS class."""
+    """One table cell: display text, the reason a figure is missing (shown beside "—"), a CSS class, and a
+    tooltip (the full text of a cell shown shortened)."""
 
     text: str
     reason: str | None = None
     css: str = ""
     value: Any = None  # the raw figure, for sorting and tests
+    title: str | None = None
 
     def __str__(self) -> str:
         return self.text

@@ -11,13 +11,13 @@ from infrabench.results import Benchmark
 
 from .cells import as_dict, as_list, as_number
 from .compare_baselines import ComparisonRow
-from .plots import chart_device, figure_to_svg, plain
+from .plots import TAB10, chart_device, figure_to_svg, legend_below, plain, title
 from .rows import is_suspicious, throughput_of
 
-CLASS_COLOURS = {"run": "#2ca02c", "ai": "#d62728", "it": "#1f77b4"}
+CLASS_COLOURS = {"run": TAB10[2], "ai": TAB10[3], "it": TAB10[0]}
 BYTES_PER = {"fp64": 8, "fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
-DTYPE_COLOURS = {"fp64": "#1f77b4", "fp32": "#ff7f0e", "tf32": "#9467bd", "bf16": "#2ca02c", "fp16": "#8c564b",
-                 "fp8": "#e377c2"}
+DTYPE_COLOURS = {"fp64": TAB10[0], "fp32": TAB10[1], "tf32": TAB10[4], "bf16": TAB10[2], "fp16": TAB10[5],
+                 "fp8": TAB10[6]}
 CHART_KEYS = ("matmul_tflops.", "memory_gbs", "host_to_device_gbs", "device_to_host_gbs", "dataload_samples_s",
               "train_")
 
@@ -53,16 +53,15 @@ def baseline_bars(rows: list[ComparisonRow]) -> str | None:
         ax.set_xlim(low / 2, high * 3)
         for y, v in zip(ys, values, strict=True):
             ax.annotate(f"{v:.3g}", xy=(v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=6)
-        ax.set_title(plain(f"{row.spec.label} ({row.spec.unit}, log scale)"), fontsize=8, loc="left")
+        ax.set_title(title(f"{row.spec.label} ({row.spec.unit}, log scale)", 110), fontsize=8, loc="left")
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(True, axis="x", which="major", alpha=0.3)
-    fig.legend(handles=[Patch(color=CLASS_COLOURS["run"], label="this run"),
-                        Patch(color=CLASS_COLOURS["ai"], label="AI baseline"),
-                        Patch(color=CLASS_COLOURS["it"], label="IT baseline"),
-                        Patch(facecolor="#999999", hatch="//", edgecolor="white",
-                              label="datasheet peak (no achieved figure)")],
-               loc="lower center", ncol=4, fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout()
+    legend_below(fig, [Patch(color=CLASS_COLOURS["run"], label="this run"),
+                       Patch(color=CLASS_COLOURS["ai"], label="AI baseline"),
+                       Patch(color=CLASS_COLOURS["it"], label="IT baseline"),
+                       Patch(facecolor="#999999", hatch="//", edgecolor="white",
+                             label="datasheet peak (no achieved figure)")], 4, fontsize=7)
     return figure_to_svg(fig, "baselines")
 
 
@@ -146,7 +145,7 @@ def roofline(entries: list[Benchmark], profile: dict[str, Any]) -> str | None:
         ax.set_yscale("log")
         ax.set_xlim(x_lo, x_hi)
         ax.set_ylim(min(ys) / 4, max(ys) * 3)
-        ax.set_title(plain(f"{device}"), fontsize=9)
+        ax.set_title(title(device, 50), fontsize=9)
         ax.set_xlabel("arithmetic intensity (FLOP per byte moved, ideal reuse)", fontsize=7)
         ax.set_ylabel("TFLOP/s (median)", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -155,8 +154,8 @@ def roofline(entries: list[Benchmark], profile: dict[str, Any]) -> str | None:
                for d in sorted({p[2] for pts in points.values() for p in pts})]
     handles += [Line2D([], [], color="#333333", label="measured ceiling (best matmul; triad GB/s slope)"),
                 Line2D([], [], color="#333333", linestyle="--", label="theoretical ceiling (profile peak)")]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout()
+    legend_below(fig, handles, min(len(handles), 4), fontsize=7)
     return figure_to_svg(fig, "roofline")
 
 

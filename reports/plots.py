@@ -18,22 +18,54 @@ from infrabench.results import Benchmark
 from .cells import as_number
 from .rows import is_suspicious, section_of, throughput_of
 
-BACKEND_COLOURS = {"numpy": "#1f77b4", "torch": "#ff7f0e", "jax": "#2ca02c"}
-OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-LEVEL_COLOURS = {"L1": "#2166ac", "L2": "#1a9850", "L3": "#fdae61", "DRAM": "#d73027", "HBM": "#d73027"}
+# matplotlib's tab10, the qualitative palette every chart draws its series from: ten distinct colours.
+TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+         "#17becf")
+BACKEND_COLOURS = {"numpy": TAB10[0], "torch": TAB10[1], "jax": TAB10[2]}
+OTHER_COLOURS = (TAB10[4], TAB10[5], TAB10[6], TAB10[7], TAB10[8], TAB10[9])
+LEVEL_COLOURS = {"L1": TAB10[0], "L2": TAB10[2], "L3": TAB10[1], "DRAM": TAB10[3], "HBM": TAB10[4]}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
-MAX_LABEL = 60
+MAX_LABEL = 60  # tick and legend labels: a longer one is cut with "…" (titles are wrapped instead)
+MAX_TITLE = 300  # a title longer than this comes from a broken or hostile file: cut, still marked "…"
+TITLE_WIDTH = 70  # characters per line of a wrapped title
 _PROLOG = re.compile(r"\A\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.S)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
+_TAG = re.compile(r"<[^>]+>")  # matplotlib escapes "<" and ">" in text and attribute values: a match is a tag
+_ID_ATTR = re.compile(r'\sid="([^"]+)"')
+_ID_REF = re.compile(r'(url\(#|href="#)([^)"]+)')
+_NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9_-]+")
 
 
-def plain(text: Any) -> str:
+def plain(text: Any, limit: int = MAX_LABEL) -> str:
     """A run-file string made safe as a matplotlib label: no mathtext, no legend-hiding leading '_'."""
     s = str(text)
-    if len(s) > MAX_LABEL:
-        s = s[: MAX_LABEL - 1] + "…"
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
     s = s.replace("\\", "\\\\").replace("$", r"\$")
     return " " + s if s.startswith("_") else s
+
+
+def title(text: Any, width: int = TITLE_WIDTH) -> str:
+    """A chart title in full, wrapped onto lines of `width` characters rather than cut."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(plain(text, MAX_TITLE), width, break_on_hyphens=False)) or " "
+
+
+def integer_axis(axis: Any) -> None:
+    """Ticks on whole numbers only: an axis of counts (workers, devices) never shows 2.5."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def count_log_axis(axis: Any) -> None:
+    """A log2 axis of counts: ticks at powers of two, labelled as plain integers, no minor ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    axis.set_major_locator(LogLocator(base=2))
+    axis.set_minor_locator(NullLocator())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}" if v >= 1 else f"{v:g}"))
 
 
 def chart_device(device: str) -> str:
@@ -49,19 +81,50 @@ def _colour(name: str, palette: dict[str, str], seen: dict[str, str]) -> str:
     return seen[name]
 
 
+def legend_below(fig: Any, handles: list[Any], ncol: int, fontsize: float = 8) -> None:
+    """A figure legend hung under the whole figure (after tight_layout), so it never covers data or ticks;
+    savefig's tight bounding box takes it in."""
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=max(1, ncol),
+               fontsize=fontsize, frameon=False)
+
+
+def prefix_ids(svg: str, prefix: str) -> str:
+    """Every id in one SVG and every reference to it (`url(#…)`, `href="#…"`) prefixed, so charts inline in
+    one page never share an id: matplotlib numbers its groups (figure_1, line2d_1, …) afresh in each figure."""
+
+    def in_tag(tag: re.Match[str]) -> str:
+        text = _ID_ATTR.sub(lambda m: f' id="{prefix}-{m.group(1)}"', tag.group())
+        return _ID_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", text)
+
+    return _TAG.sub(in_tag, svg)  # tags only: a label that reads id="x" is drawn as it is
+
+
+def id_part(text: str) -> str:
+    """Text made fit for an HTML id: letters, digits, '-' and '_' only (never whitespace, never empty)."""
+    return _NOT_ID_CHAR.sub("-", text).strip("-") or "x"
+
+
+def svg_prefix(salt: str) -> str:
+    """The id prefix of one chart, from its salt."""
+    return "fig-" + id_part(salt)
+
+
 def figure_to_svg(fig: Any, salt: str) -> str:
     """The figure as an SVG fragment fit to put inside HTML: no XML prolog, DOCTYPE or metadata.
 
-    `salt` makes matplotlib's element ids unique per chart, so two charts in one page never share ids.
+    `salt` names the chart, unique within a page: its ids are prefixed with it (see `prefix_ids`), and the
+    root element gets the id `fig-<salt>` so a reader can link to it.
     """
     import matplotlib
 
+    prefix = svg_prefix(salt)
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
         fig.savefig(buf, format="svg", bbox_inches="tight",
                     metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     text = _PROLOG.sub("", buf.getvalue(), count=1)
-    text = _METADATA.sub("", text, count=1).strip()
+    text = prefix_ids(_METADATA.sub("", text, count=1).strip(), prefix)
+    text = text.replace("<svg ", f'<svg id="{prefix}" ', 1)
     # matplotlib's stylesheet says `*{...}`: inside an HTML page that would reach every element.
     return text.replace('<style type="text/css">*{', '<style type="text/css">svg *{', 1)
 
@@ -128,7 +191,7 @@ def matmul_chart(entries: list[Benchmark]) -> str | None:
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_ylim(0, ymax * 1.18 if ymax > 0 else 1)
-        ax.set_title(plain(f"{panel[1]} on {panel[0]}"), fontsize=9)
+        ax.set_title(title(f"{panel[1]} on {panel[0]}", 45), fontsize=9)
         ax.set_xlabel("m = n = k", fontsize=8)
         ax.set_ylabel("TFLOP/s (median)", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -140,9 +203,8 @@ def matmul_chart(entries: list[Benchmark]) -> str | None:
     if any_suspicious:
         handles.append(Line2D([], [], color="#d62728", marker="o", markerfacecolor="none", linestyle="none",
                               markersize=9, label="suspicious: over 100% of peak"))
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout()
+    legend_below(fig, handles, min(len(handles), 5))
     return figure_to_svg(fig, "matmul")
 
 

@@ -14,6 +14,7 @@ TRANSFER_NAMES = ("host_to_device", "device_to_host", "device_to_device", "h2d",
 LATENCY_NAMES = ("dispatch_latency",)
 SUSPICIOUS_TEXT = "over 100% of theoretical peak: a measurement or lookup bug"
 NOISY_IQR_FRACTION = 0.10  # IQR above 10% of the median: the figure is noisy, say so
+EXPECTED_STATUSES = ("skipped",)  # not an error: a backend not installed, a device absent, a size out of range
 
 
 def section_of(b: Benchmark) -> str:
@@ -55,9 +56,15 @@ def noisy_fraction(b: Benchmark) -> float | None:
 
 # ---- cells ------------------------------------------------------------------------------------------------
 
+def status_css(status: str | None) -> str:
+    """The one styling rule for a status: ok, expected skip (muted), or error (alarming)."""
+    if status == "ok":
+        return "ok"
+    return "skipped" if status in EXPECTED_STATUSES else "bad"
+
+
 def status_cell(b: Benchmark) -> Cell:
-    css = "ok" if b.status == "ok" else ("skipped" if b.status == "skipped" else "bad")
-    return Cell(b.status, None if b.status == "ok" else b.reason, css, b.status)
+    return Cell(b.status, None if b.status == "ok" else b.reason, status_css(b.status), b.status)
 
 
 def _why_missing(b: Benchmark, ok_reason: str) -> Cell:
@@ -142,6 +149,20 @@ def _bytes_counted(b: Benchmark) -> tuple[Cell, Cell]:
 def notes_cell(b: Benchmark) -> Cell:
     """Caveats the suite attached to a result (threading, dtype substitutions, dispatch overhead ...)."""
     return Cell("; ".join(b.notes))
+
+
+def footnotes(table: list[dict[str, Cell]], key: str) -> list[str]:
+    """Notes repeated row after row moved under the table, so no column grows wide: each distinct text once,
+    numbered in order; the cell keeps its number, with the full text as tooltip (and as its value)."""
+    texts: list[str] = []
+    for row in table:
+        text = row[key].text
+        if not text:
+            continue
+        if text not in texts:
+            texts.append(text)
+        row[key] = Cell(f"[{texts.index(text) + 1}]", css="note-ref", value=text, title=text)
+    return texts
 
 
 def _size_key(b: Benchmark) -> tuple:
@@ -272,7 +293,9 @@ def not_measured_rows(all_entries: list[Benchmark]) -> list[dict[str, Cell]]:
 
 
 def warnings(run: Run, all_entries: list[Benchmark]) -> list[dict[str, str]]:
-    """Everything a reader must not miss, each as {"kind", "subject", "text"}."""
+    """Everything a reader must not miss, each as {"kind", "subject", "text", "level"} (level: the CSS class,
+    "bad" or "warn"). A backend skipped as expected (not installed) is no warning: the backends table and
+    "Skipped, failed …" list it with its reason."""
     out: list[dict[str, str]] = []
     suspicious_names = [b.fullname for b in all_entries if is_suspicious(b)]
     if run.interrupted:
@@ -306,9 +329,11 @@ def warnings(run: Run, all_entries: list[Benchmark]) -> list[dict[str, str]]:
             out.append({"kind": "noisy", "subject": b.fullname,
                         "text": f"noisy: the IQR of the samples is {100 * frac:.0f}% of the median"})
     for name, outcome in sorted(run.backends.items()):
-        if outcome.status not in (None, "ok"):
+        if outcome.status not in (None, "ok", *EXPECTED_STATUSES):
             out.append({"kind": "backend", "subject": str(name),
                         "text": f"backend {outcome.status}: {outcome.reason or 'no reason recorded'}"})
+    for w in out:
+        w["level"] = "warn" if w["kind"] == "noisy" else "bad"
     return out
 
 

@@ -4,7 +4,8 @@ One catalogue (`FIGURES`) names every figure a baseline may carry and the scorec
 `run_figures(run)` reads those figures from a run file: the best median throughput per figure
 (the run's best matmul per dtype, best STREAM triad, best host↔device copy, …) and a few machine
 facts from its profile (usable cores, accelerator count and memory). A figure the run did not
-measure is simply absent; nothing is estimated.
+measure is simply absent; nothing is estimated. `best_matmul(run)` gives the one matmul figure a
+headline may state: the best that no result flags suspicious.
 """
 
 from __future__ import annotations
@@ -68,14 +69,38 @@ class RunFigure:
     unit: str
     source: str  # fullname of the result, or the profile field
     suspicious: bool = False
+    pct_of_peak: float | None = None  # of the theoretical peak, where the result has one
 
 
-def _best(found: dict[str, RunFigure], key: str, value: float | None, source: str, suspicious: bool = False) -> None:
+def _best(found: dict[str, RunFigure], key: str, value: float | None, source: str, suspicious: bool = False,
+          pct_of_peak: float | None = None, slot: str | None = None) -> None:
+    """Keep in found[slot] (default: the catalogue key) the highest figure seen for `key`."""
     if value is None or value <= 0:
         return
-    current = found.get(key)
+    slot = slot or key
+    current = found.get(slot)
     if current is None or value > current.value:
-        found[key] = RunFigure(key, value, FIGURES[key].unit, source, suspicious)
+        found[slot] = RunFigure(key, value, FIGURES[key].unit, source, suspicious, pct_of_peak)
+
+
+def _matmul_key(e: Benchmark) -> str | None:
+    """The catalogue key of a matmul result that counts as a comparable figure, else None."""
+    _, unit = throughput_of(e)
+    if e.status == "ok" and e.suite == "matmul" and unit == "TFLOP/s" and e.dtype in MATMUL_DTYPES:
+        return f"matmul_tflops.{e.dtype}"
+    return None
+
+
+def best_matmul(run: Run | dict[str, Any]) -> RunFigure | None:
+    """The run's best matmul figure over every dtype that no result flags suspicious (over 100% of peak);
+    only when each one is flagged, the best of them, still flagged. A headline states this one."""
+    found: dict[str, RunFigure] = {}
+    for e in as_run(run).benchmarks:
+        key, flagged = _matmul_key(e), is_suspicious(e)
+        if key is not None:
+            _best(found, key, throughput_of(e)[0], e.fullname, flagged, e.pct_of_peak,
+                  slot="flagged" if flagged else "credible")
+    return found.get("credible") or found.get("flagged")
 
 
 def _from_entry(found: dict[str, RunFigure], e: Benchmark) -> None:
@@ -83,8 +108,9 @@ def _from_entry(found: dict[str, RunFigure], e: Benchmark) -> None:
         return
     value, unit = throughput_of(e)
     name = e.name.removeprefix("stream_")
-    if e.suite == "matmul" and unit == "TFLOP/s" and e.dtype in MATMUL_DTYPES:
-        _best(found, f"matmul_tflops.{e.dtype}", value, e.fullname, is_suspicious(e))
+    matmul = _matmul_key(e)
+    if matmul is not None:
+        _best(found, matmul, value, e.fullname, is_suspicious(e), e.pct_of_peak)
     elif e.suite == "memory" and name == "triad" and unit == "GB/s":
         _best(found, "memory_gbs", value, e.fullname)
     elif name in ("host_to_device", "h2d") and unit == "GB/s":

@@ -17,6 +17,7 @@ from infrabench.results import Run, as_run
 
 from .cells import as_dict, as_list, fmt_figure
 from .compare_baselines import ComparisonRow
+from .run_figures import RunFigure, best_matmul
 
 AI_FROM, IT_UPTO = 2 / 3, 1 / 3
 RATINGS = {"ai": "AI-class", "between": "between IT and AI", "it": "IT-class", "unknown": "not measured"}
@@ -70,7 +71,8 @@ def _evidence(row: ComparisonRow) -> Evidence:
         refs.append(f"AI reference {fmt_figure(row.ai_ref)}")
     note = "; ".join(refs) or "no baseline has this figure"
     if row.measured.suspicious:
-        note += "; flagged suspicious (over 100% of peak)"
+        pct = row.measured.pct_of_peak
+        note += f"; flagged suspicious ({f'{pct:.1f}%' if pct is not None else 'over 100%'} of peak, check the peak)"
     return Evidence(label, value, row.position, note)
 
 
@@ -78,15 +80,30 @@ def _rows(rows: list[ComparisonRow], *prefixes: str) -> list[ComparisonRow]:
     return [r for r in rows if r.key.startswith(prefixes)]
 
 
-def _processing(rows: list[ComparisonRow]) -> Factor:
+def headline_figure(figure: RunFigure) -> str:
+    """A matmul figure as the headline may state it: as fact, or, flagged suspicious, as a doubt with its share
+    of the peak; a figure over 100% of its peak is never stated plainly."""
+    dtype = figure.key.split(".")[-1]
+    text = f"{fmt_figure(figure.value)} {figure.unit} ({dtype})"
+    if not figure.suspicious:
+        return f"best matmul {text}"
+    pct = figure.pct_of_peak
+    share = f"{pct:.1f}% of peak" if pct is not None else "over 100% of peak"
+    return f"best matmul, suspicious: {text} ({share}, check the peak)"
+
+
+def _processing(rows: list[ComparisonRow], top: RunFigure | None) -> Factor:
     chosen = _rows(rows, "matmul_tflops.", "train_")
     ev = [_evidence(r) for r in chosen]
     positions = [r.position for r in chosen if r.position is not None and not r.measured.suspicious]
     best = max(positions) if positions else None
     if not chosen:
         return Factor("processing", FACTOR_TITLES["processing"], "unknown", "no matmul or training result", ev)
-    top = max(_rows(rows, "matmul_tflops.") or chosen, key=lambda r: r.measured.value)
-    summary = f"best matmul {fmt_figure(top.measured.value)} {top.spec.unit} ({top.key.split('.')[-1]})"
+    if top is not None:
+        summary = headline_figure(top)
+    else:
+        lead = max(chosen, key=lambda r: r.measured.value)
+        summary = f"{lead.spec.label} {fmt_figure(lead.measured.value)} {lead.spec.unit}"
     return Factor("processing", FACTOR_TITLES["processing"], rate(best), summary, ev)
 
 
@@ -162,7 +179,7 @@ def _software(run: Run) -> Factor:
 
 def build_scorecard(run: Run | dict[str, Any], rows: list[ComparisonRow]) -> Scorecard:
     run = as_run(run)
-    factors = [_processing(rows), _memory(run, rows), _scalability(run, rows), _software(run)]
+    factors = [_processing(rows, best_matmul(run)), _memory(run, rows), _scalability(run, rows), _software(run)]
     by = {f.key: f for f in factors}
     if by["processing"].rating == "ai" and by["software"].rating == "ai":
         verdict = "ai"
@@ -181,6 +198,6 @@ def build_scorecard(run: Run | dict[str, Any], rows: list[ComparisonRow]) -> Sco
         "unknown": "Not enough was measured to say whether this machine is AI or IT infrastructure.",
     }[verdict]
     top = by["processing"]
-    if top.rating != "unknown":
+    if top.evidence:  # a factor rated "not measured" for want of a credible figure still says what it saw
         headline += f" Its {top.summary}."
     return Scorecard(factors, verdict, headline, strong, short)

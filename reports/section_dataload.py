@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from infrabench.results import Benchmark, DataloadFigures, Run, as_run
 
-from .plots import figure_to_svg, plain
+from .plots import MARKERS, TAB10, count_log_axis, figure_to_svg, integer_axis, plain
 from .sections import Section
 
 
@@ -50,16 +50,19 @@ def _workers_chart(entries: list[Benchmark]) -> str | None:
             series.setdefault(f"{x.format} / {x.loader}", []).append((workers, rate))
     if not series:
         return None
-    fig = Figure(figsize=(7, 3.6))
+    fig = Figure(figsize=(8, 3.6))
     ax = fig.add_subplot()
-    for label, pts in sorted(series.items()):
+    for i, (label, pts) in enumerate(sorted(series.items())):
         pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=plain(label))
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=MARKERS[i // len(TAB10) % len(MARKERS)],
+                color=TAB10[i % len(TAB10)], label=plain(label))
     ax.set_yscale("log")
+    integer_axis(ax.xaxis)
     ax.set_xlabel("loader workers (threads or processes)")
-    ax.set_ylabel("samples/s")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_ylabel("samples/s (log scale)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
     return figure_to_svg(fig, "dataload-workers")
 
 
@@ -68,19 +71,21 @@ def _au_chart(profiles: dict[str, Any]) -> str | None:
 
     if not any(p.get("au_vs_n") for p in profiles.values()):
         return None
-    fig = Figure(figsize=(7, 3.6))
+    fig = Figure(figsize=(8, 3.6))
     ax = fig.add_subplot()
-    for name, p in sorted(profiles.items()):
-        pts = p.get("au_vs_n") or []
-        if pts:
-            ax.plot([q["n"] for q in pts], [100 * q["au"] for q in pts], marker="o", label=plain(name))
-    ax.axhline(90, color="grey", ls="--", lw=0.8)
-    ax.axhline(70, color="grey", ls=":", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("emulated accelerators N")
+    drawn = [(name, p.get("au_vs_n")) for name, p in sorted(profiles.items()) if p.get("au_vs_n")]
+    for i, (name, pts) in enumerate(drawn):
+        ax.plot([q["n"] for q in pts], [100 * q["au"] for q in pts], marker=MARKERS[i // len(TAB10) % len(MARKERS)],
+                color=TAB10[i % len(TAB10)], label=plain(name))
+    ax.axhline(90, color="grey", ls="--", lw=0.8, label="AU 90%")
+    ax.axhline(70, color="grey", ls=":", lw=0.8, label="AU 70%")
+    ax.set_xscale("log", base=2)
+    count_log_axis(ax.xaxis)
+    ax.set_xlabel("emulated accelerators N (log2 scale)")
     ax.set_ylabel("AU (%)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
     return figure_to_svg(fig, "dataload-au")
 
 

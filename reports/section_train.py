@@ -15,7 +15,8 @@ from markupsafe import Markup
 from infrabench.results import Benchmark, Run, TrainFigures, as_run
 
 from .cells import as_dict, as_number, fmt_bytes_si
-from .plots import chart_device, figure_to_svg, plain
+from .plots import chart_device, figure_to_svg, id_part, plain, title
+from .rows import status_css
 from .sections import Section
 
 SUITE = "train"
@@ -69,7 +70,7 @@ def _row(e: Benchmark, verdict: dict[str, Any]) -> dict[str, Any]:
     ok = e.status == "ok"
     mfu = as_number(x.mfu_pct_of_peak)
     return {
-        "label": _label(e), "status": e.status, "reason": e.reason or "", "ok": ok,
+        "label": _label(e), "status": e.status, "reason": e.reason or "", "ok": ok, "css": status_css(e.status),
         "samples_s": _num(x.samples_per_s, 4) if ok else "—",
         "tokens_s": _num(x.tokens_per_s, 4) if ok and x.tokens_per_s else "—",
         "p50": _ms(x.step_time_p50_s) if ok else "—", "p90": _ms(x.step_time_p90_s) if ok else "—",
@@ -86,7 +87,7 @@ def _row(e: Benchmark, verdict: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _chart(title: str, entries: list[Benchmark], salt: str) -> str | None:
+def _chart(heading: str, entries: list[Benchmark], salt: str) -> str | None:
     from matplotlib.figure import Figure
 
     data = [(_label(e), [1e3 * float(s) for s in (e.stats.data if e.stats else [])])
@@ -100,7 +101,7 @@ def _chart(title: str, entries: list[Benchmark], salt: str) -> str | None:
     ax.set_yticks(range(1, len(data) + 1), [plain(label) for label, _ in data])
     ax.set_xscale("log")
     ax.set_xlabel("step time (ms, log scale; box: quartiles, whiskers: p1–p99)")
-    ax.set_title(plain(title), fontsize=9)
+    ax.set_title(title(heading), fontsize=9)
     ax.grid(alpha=0.3, axis="x")
     return figure_to_svg(fig, salt)
 
@@ -130,10 +131,10 @@ def build(run: Run, entries: list[Benchmark]) -> Section | None:
                                    as_number(_figures(eager).step_time_p50_s) if eager else None,
                                    as_number(_figures(compiled).step_time_p50_s) if compiled else None)
         config = next((e.params for e in items if e.params), {})
-        title = f"{model} on {device}, {dtype}"
-        svg = _chart(title, items, f"train-{i}")
+        heading = f"{model} on {device}, {dtype}"
+        svg = _chart(heading, items, f"train-{i}")
         workloads.append({
-            "id": f"train-{model}-{device}-{dtype}".replace(":", "-"), "title": title, "model": model,
+            "id": f"train-{id_part(f'{model}-{device}-{dtype}')}", "title": heading, "model": model,
             "config": ", ".join(f"{k}={v}" for k, v in config.items() if k != "mode"),
             "formula": FORMULAS.get(model, ""), "rows": [_row(e, verdict) for e in items],
             "amortisation": text if compiled and eager else None, "amortisation_steps": steps,
