@@ -1,14 +1,23 @@
 """`infrabench ab --a PYTHON_A --b PYTHON_B`: interleaved A/B of two Python environments on this machine.
 
-K rounds (default 10, at least 7) in alternating order (A B, B A, A B, ...), each side an `infrabench
-run` in a fresh process of its own Python, so drift in clocks, heat and neighbours' load hits both
-sides alike. Round i of A is paired with round i of B: per benchmark, each side's value for a round is
-that round's median, and the gate uses Wilcoxon signed-rank on the paired log ratios with a paired
-bootstrap interval. A is the base, B the candidate: "regression" means B is slower.
+K rounds in alternating order (A B, B A, A B, ...), each side an `infrabench run` in a fresh process
+of its own Python, so drift in clocks, heat and neighbours' load hits both sides alike. Round i of A
+is paired with round i of B: per benchmark, each side's value for a round is that round's median, and
+the gate uses Wilcoxon signed-rank on the paired log ratios with a paired bootstrap interval. A is the
+base, B the candidate: "regression" means B is slower.
 
-With K pairs the smallest one-sided Wilcoxon p is 0.5^K (K=7: 0.0078, K=10: 0.00098, K=14: 6e-5), and
-Holm across m benchmarks needs p < alpha/m for the first: the command prints what K can reach, and
-the default is 10.
+How many rounds: with K pairs the smallest one-sided Wilcoxon p is 0.5^K (every pair in the same
+direction; K=7: 0.0078, K=8: 0.0039, K=10: 0.00098), and Holm across m benchmarks needs the smallest p
+below alpha/m. Below K_min = the fewest rounds with 0.5^K < alpha/m, no benchmark can be flagged however
+large its change, so the run would be wasted:
+
+- `--rounds K` below K_min for a single benchmark (alpha alone: 7 at the default 0.01) is refused before
+  anything runs (exit 2, one line);
+- m is known after the first round (the benchmarks ok on both sides); `--rounds K` below K_min for those m
+  is refused then (exit 2, one line; the first round's files are kept), not silently raised: a user who
+  chose K chose its cost;
+- without `--rounds`, K is K_min for those m (8 for 2 benchmarks at alpha 0.01), said on stderr. The
+  fewest rounds that can reach alpha need every pair to agree; more rounds tolerate a discordant pair.
 
 Both Pythons need infrabench importable (installed, or this source checkout on PYTHONPATH, which is
 added when it helps). Outputs and exit codes are those of `infrabench compare`.
@@ -28,7 +37,6 @@ from infrabench.compare_command import add_gate_arguments, finish, gate_settings
 from infrabench.errors import UsageError
 from infrabench.probes import lifeline
 
-MIN_ROUNDS, DEFAULT_ROUNDS = 7, 10
 DEFAULT_OUT = Path("infrabench-ab")
 IMPORT_CHECK_TIMEOUT_S = 60.0
 RUN_OPTIONS = ("suite", "backend", "device", "dtype", "profile", "timeout", "threads")
@@ -38,8 +46,10 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--a", required=True, metavar="PYTHON_A",
                         help="base Python interpreter (e.g. venv-a/bin/python)")
     parser.add_argument("--b", required=True, metavar="PYTHON_B", help="candidate Python interpreter")
-    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, metavar="K",
-                        help=f"rounds per side, alternating order (default {DEFAULT_ROUNDS}, minimum {MIN_ROUNDS})")
+    parser.add_argument("--rounds", type=int, metavar="K",
+                        help="rounds per side, alternating order (default: the fewest at which the Wilcoxon test "
+                             "can reach --alpha after Holm over the benchmarks compared, set after the first round: "
+                             "7 for one benchmark at alpha 0.01, 8 for two; fewer are refused)")
     parser.add_argument("--suite", metavar="LIST", help="run option: comma-separated suites")
     parser.add_argument("--backend", metavar="LIST", help="run option: comma-separated backends")
     parser.add_argument("--device", metavar="LIST", help="run option: comma-separated devices")
@@ -139,24 +149,56 @@ def paired_set(run_files: list[Path], source: str) -> Any:
             meds = [float(np.median(b.samples)) for b in per_round if b is not None]
             benches[name] = Bench(name, meds, "ok", None, first.device, first.group)
     return BenchSet(source, "ab", benches, rounds[0].machine_info, paired=True, label=source,
-                    profile=rounds[0].profile)
+                    profile=rounds[0].profile, threads=rounds[0].threads)
 
 
-def rounds_for(alpha_first: float) -> int:
-    """The fewest paired rounds whose smallest Wilcoxon p, 0.5^K, is below alpha_first."""
-    k = MIN_ROUNDS
-    while 0.5 ** k >= alpha_first:
-        k += 1
-    return k
+def rounds_to_reach(alpha: float, benchmarks: int = 1) -> int:
+    """K_min: the fewest paired rounds whose smallest one-sided Wilcoxon signed-rank p, 0.5^K, is below
+    alpha / benchmarks (what Holm asks of the smallest p); fewer cannot flag any benchmark."""
+    from infrabench.reports.gate import stats
+
+    return stats.rounds_for_p(alpha / max(benchmarks, 1), paired=True)
+
+
+def _floor(rounds: int) -> str:
+    return f"0.5^{rounds} = {0.5 ** rounds:.2g}"
+
+
+def _compared(run_a: Path, run_b: Path) -> int:
+    """Benchmarks comparable in both runs of a round: those Holm will correct over."""
+    from infrabench.compare_command import load_bench_set
+
+    a, b = load_bench_set(run_a), load_bench_set(run_b)
+    return sum(1 for name, bench in a.benches.items() if bench.comparable and name in b.benches
+               and b.benches[name].comparable)
+
+
+def rounds_after_first(requested: int | None, alpha: float, compared: int) -> tuple[int, str]:
+    """The rounds to run once the first round says how many benchmarks are compared, and the line saying why;
+    UsageError when the requested rounds cannot reach alpha for them."""
+    need = rounds_to_reach(alpha, compared)
+    why = (f"{compared} benchmark(s) compared: Holm needs the smallest p below {alpha:g}/{max(compared, 1)} = "
+           f"{alpha / max(compared, 1):.2g}, and {{k}} paired rounds give p >= {{floor}}")
+    if requested is None:
+        return need, (why.format(k="K", floor="0.5^K") + f"; running {need} rounds, the fewest that can "
+                      "(--rounds K for more)")
+    if requested < need:
+        raise UsageError(f"--rounds {requested}: " + why.format(k=requested, floor=_floor(requested))
+                         + f", so no benchmark could be flagged; use --rounds {need} or more, or fewer benchmarks "
+                         "(--suite, --backend, --dtype)")
+    return requested, why.format(k=requested, floor=_floor(requested)) + ": can reach it"
 
 
 def ab_command(args: argparse.Namespace) -> int:
     from infrabench.reports.gate import compare
     from infrabench.reports.gate.fingerprint import machine_diffs
 
-    if args.rounds < MIN_ROUNDS:
-        raise UsageError(f"--rounds {args.rounds}: at least {MIN_ROUNDS} (fewer cannot reach a useful p)")
     settings, _ = gate_settings(args)
+    least = rounds_to_reach(settings.alpha)
+    if args.rounds is not None and args.rounds < least:
+        raise UsageError(f"--rounds {args.rounds}: Wilcoxon signed-rank on {args.rounds} paired rounds cannot give "
+                         f"p below {_floor(args.rounds)}, not below alpha {settings.alpha:g} even for one benchmark; "
+                         f"use --rounds {least} or more")
     try:
         extra = {"a": shlex.split(args.a_args), "b": shlex.split(args.b_args)}
     except ValueError as exc:
@@ -169,26 +211,35 @@ def ab_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: cannot create: {exc.strerror}") from None
     options = _run_options(args)
     files: dict[str, list[Path]] = {"a": [], "b": []}
-    for i in range(args.rounds):
+    rounds: int | None = args.rounds
+    i = 0
+    while rounds is None or i < rounds:
         order = ("a", "b") if i % 2 == 0 else ("b", "a")
         for side in order:
-            label = f"round {i + 1}/{args.rounds} {side.upper()}"
+            label = f"round {i + 1}/{rounds or '?'} {side.upper()}"
             print(f"{label}: {pythons[side]}", file=sys.stderr, flush=True)
             files[side].append(run_round(pythons[side], envs[side], options + extra[side],
                                          args.out / side / f"round-{i + 1:02d}", label))
+        if i == 0:
+            rounds, line = rounds_after_first(args.rounds, settings.alpha, _compared(files["a"][0], files["b"][0]))
+            print(f"ab: {line}", file=sys.stderr, flush=True)
+        i += 1
+    assert rounds is not None
     base = paired_set(files["a"], f"A: {args.a} {args.a_args}".strip())
     new = paired_set(files["b"], f"B: {args.b} {args.b_args}".strip())
     diffs = machine_diffs(base, new)  # software may differ by design: shown, not refused
     comparison = compare(base, new, settings, diffs, True)
     m = sum(1 for v in comparison.verdicts if v.ratio is not None)
-    floor = 0.5 ** args.rounds
-    reach = (f"{args.rounds} paired rounds: smallest possible one-sided p = 0.5^{args.rounds} = {floor:.2g}; "
+    floor = 0.5 ** rounds
+    reach = (f"{rounds} paired rounds: smallest possible one-sided p = {_floor(rounds)}; "
              f"Holm over {m} benchmark(s) needs p < {settings.alpha / max(m, 1):.2g} for the first")
-    if floor >= settings.alpha / max(m, 1):
-        reach += f" - out of reach: use --rounds {rounds_for(settings.alpha / max(m, 1))} or a smaller selection"
+    if floor >= settings.alpha / max(m, 1):  # only when benchmarks appeared after the first round
+        reach += (f" - out of reach: use --rounds {rounds_to_reach(settings.alpha, m)} or a smaller selection")
     comparison.noise_note = f"{comparison.noise_note}; {reach}"
     print(reach, file=sys.stderr)
-    details = {"ab": {"rounds": args.rounds, "order": "alternating, A first in odd rounds",
+    details = {"ab": {"rounds": rounds, "rounds_requested": args.rounds,
+                      "rounds_to_reach_alpha": rounds_to_reach(settings.alpha, m),
+                      "order": "alternating, A first in odd rounds",
                       "smallest_p": floor, "holm_first_alpha": settings.alpha / max(m, 1),
                       "run_files": {k: [str(p) for p in v] for k, v in files.items()},
                       "round_medians_s": {n: {"a": base.benches[n].samples, "b": new.benches[n].samples}

@@ -5,6 +5,10 @@ accelerator names/SKUs and drivers, Python, numpy, BLAS, torch and jax versions.
 file has only pytest-benchmark's machine_info (CPU brand, count, Python, architecture, OS): fields are
 compared only where both files have them. Clocks, temperatures and host names are deliberately left
 out: they vary between runs on the same machine.
+
+The run configuration counts too where it changes what is measured on the same machine: `run.threads`, the
+CPU threads the benchmarks ran on (`--threads`, else the usable CPUs; load.run_threads). A run pinned to one
+thread is not a regression of a run on two.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
-def fingerprint(machine_info: dict[str, Any], profile: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Flat {field: value} of what identifies the machine and software; unknown values are left out."""
+def fingerprint(machine_info: dict[str, Any], profile: dict[str, Any] | None = None,
+                threads: int | None = None) -> dict[str, Any]:
+    """Flat {field: value} of what identifies the machine, software and run configuration; unknown values are
+    left out."""
     fp: dict[str, Any] = {
         "cpu.model": _get(machine_info, "cpu", "brand_raw"),
         "cpu.logical_cpus": _get(machine_info, "cpu", "count"),
@@ -50,10 +56,12 @@ def fingerprint(machine_info: dict[str, Any], profile: dict[str, Any] | None = N
         drivers = sorted({str(a.get("driver_version") or a.get("driver")) for a in accs
                           if a.get("driver_version") or a.get("driver")})
         fp["accelerator_driver"] = drivers or None
+    fp["run.threads"] = threads
     return {k: v for k, v in fp.items() if v is not None}
 
 
 def machine_diffs(base: Any, new: Any) -> list[FieldDiff]:
     """Fields known in both runs' (BenchSets') fingerprints whose values differ."""
-    a, b = fingerprint(base.machine_info, base.profile), fingerprint(new.machine_info, new.profile)
+    a = fingerprint(base.machine_info, base.profile, base.threads)
+    b = fingerprint(new.machine_info, new.profile, new.threads)
     return [FieldDiff(k, a[k], b[k]) for k in a if k in b and a[k] != b[k]]

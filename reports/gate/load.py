@@ -49,6 +49,7 @@ class BenchSet:
     paired: bool = False
     label: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)  # the MachineProfile, where the run has one
+    threads: int | None = None  # CPU threads the run's benchmarks used (see `run_threads`); None: not recorded
 
 
 def _bench(b: Benchmark, fmt: str) -> Bench:
@@ -63,6 +64,18 @@ def _bench(b: Benchmark, fmt: str) -> Bench:
     if len(samples) < 2:
         return Bench(b.fullname, samples, "no_data", "fewer than 2 samples", device, group)
     return Bench(b.fullname, samples, "ok", None, device, group)
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def run_threads(run: Run) -> int | None:
+    """CPU threads the run's benchmarks ran on: its `--threads` option (the run config), else the usable CPUs
+    its machine profile recorded, which is what `infrabench run` uses without the option. None where neither is
+    recorded (pytest-benchmark files). The effective count, not the option: `--threads 2` on a 2-CPU machine
+    measures what the default does, while `--threads 1` against the default can halve a matmul's throughput."""
+    return _positive_int(run.config.get("threads")) or _positive_int(run.machine.cpu.get("usable_cpus"))
 
 
 def bench_set(run: Run | Any, source: str) -> BenchSet:
@@ -82,4 +95,4 @@ def bench_set(run: Run | Any, source: str) -> BenchSet:
     if not benches:
         raise GateInputError(f"{source}: the run has no benchmarks")
     return BenchSet(source, run.file_format, benches, run.machine_info, label=run.run_id or run.datetime,
-                    profile=run.profile)
+                    profile=run.profile, threads=run_threads(run) if run.file_format == "infrabench" else None)

@@ -37,8 +37,8 @@ def log_median(samples: Sequence[float]) -> float:
     return float(np.log(np.median(np.asarray(samples, dtype=float))))
 
 
-def within_se(samples: Sequence[float]) -> float:
-    """Standard error of one run's log median from its rounds (robust SD of log samples, normal theory)."""
+def within_sd(samples: Sequence[float]) -> float:
+    """Robust SD of one run's log samples (MAD scaled to a normal SD; the plain SD when the MAD is 0)."""
     import numpy as np
 
     logs = np.log(np.asarray(samples, dtype=float))
@@ -47,7 +47,14 @@ def within_se(samples: Sequence[float]) -> float:
     sd = MAD_TO_SD * float(np.median(np.abs(logs - np.median(logs))))
     if sd == 0.0:
         sd = float(np.std(logs, ddof=1))
-    return MEDIAN_SE * sd / math.sqrt(logs.size)
+    return sd
+
+
+def within_se(samples: Sequence[float]) -> float:
+    """Standard error of one run's log median from its rounds (robust SD of log samples, normal theory)."""
+    if len(samples) < 2:
+        return 0.0
+    return MEDIAN_SE * within_sd(samples) / math.sqrt(len(samples))
 
 
 @dataclass(frozen=True)

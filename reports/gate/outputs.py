@@ -1,5 +1,8 @@
 """A Comparison rendered: terminal table, Markdown (PR comment / $GITHUB_STEP_SUMMARY), JUnit XML, JSON.
 
+Every output says a change the same way, in words ("12.3% slower", "2.5× faster"; words.py), and prints "too
+noisy to tell" where the noise makes a figure meaningless (verdict.TOO_NOISY_FACTOR); JSON keeps the numbers too.
+
 Benchmark names come from input files: each output passes them through `reports.neutral` (Markdown and HTML
 syntax escaped, newlines and control characters neutralised, XML-illegal characters replaced); the XML is
 built with xml.etree (which escapes), and the terminal uses rich Text (no markup interpretation).
@@ -12,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from infrabench.reports.gate import words
 from infrabench.reports.gate.verdict import BenchVerdict, Comparison
 from infrabench.reports.neutral import markdown_text, visible, xml_text
 
@@ -24,28 +28,32 @@ STYLE = {"regression": "bold red", "failed": "red", "missing": "yellow", "inconc
          "improvement": "green", "new": "cyan", "unchanged": "dim", "skipped": "dim"}
 
 
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{(x - 1.0) * 100.0:+.1f}%"
-
-
 def _interval(v: BenchVerdict) -> str:
-    if v.ci_low is None or v.ci_high is None:
-        return "—"
-    return f"[{_pct(v.ci_low)}, {_pct(v.ci_high)}]"
+    return v.interval_words
 
 
 def _mde(v: BenchVerdict) -> str:
-    if v.ratio is None:
-        return "—"
-    if v.mde is None:
-        return "none (too few rounds)"
     # one base run, no profile: the benchmark's own between-run noise is unknown; the MDE assumes the suite's typical
     # move, which understates it for benchmarks prone to jumps
-    return f"{v.mde * 100:.1f}%" + (" (if typical)" if v.noise == "spread" else "")
+    text = v.mde_words
+    return text + (" (if typical)" if v.noise == "spread" and v.mde is not None and not v.mde_too_noisy else "")
 
 
 def _p(v: BenchVerdict) -> str:
     return "—" if v.p is None else f"{v.p:.2g}"
+
+
+def _threshold(v: BenchVerdict) -> str:
+    return "—" if v.threshold is None else f"{v.threshold:.0%}"
+
+
+def unchanged_range(c: Comparison) -> str:
+    """The unchanged benchmarks' changes from the most-faster to the most-slower, in words."""
+    ratios = [v.ratio for v in c.of("unchanged") if v.ratio is not None]
+    if not ratios:
+        return "—"
+    low, high = min(ratios), max(ratios)
+    return words.describe_change(low) if low == high else words.describe_interval(low, high)
 
 
 def headline(c: Comparison) -> str:
@@ -64,31 +72,76 @@ def machine_lines(c: Comparison) -> list[str]:
 
 # --- terminal ----------------------------------------------------------------------------------------
 
-def print_terminal(console: Console, c: Comparison) -> None:
-    """Regressions first; unchanged benchmarks collapsed into one line."""
+NOTE_WIDTH = 40  # notes are a few words; a longer one wraps at spaces within this width
+VERDICT_WIDTH = max(map(len, STYLE))  # "inconclusive": the verdict column never wraps
+WRAPPED_MIN = 12  # the narrowest the interval, MDE and note columns get ("too noisy to" on a line)
+
+
+def _table(c: Comparison, shown: list[BenchVerdict], width: int) -> Any:
+    """The rows as a table, one column per figure, or, where the longest name and the other columns at their
+    narrowest do not fit the terminal, each benchmark's figures on the line below its name (names stay whole)."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(visible(f"{c.base_label or c.base_source}  ->  {c.new_label or c.new_source}")),
-                  title_justify="left")
-    for col in ("verdict", "benchmark", "change", "interval", "p (Holm)", "threshold", "MDE", "note"):
-        table.add_column(col, overflow="fold", no_wrap=col == "benchmark",  # a name stays on one line (greppable)
-                         justify="right" if col in ("change", "p (Holm)", "threshold", "MDE") else "left")
-    unchanged = c.of("unchanged")
-    for v in c.sorted_verdicts():
-        if v.verdict in ("unchanged", "skipped"):
-            continue
-        table.add_row(Text(v.verdict, style=STYLE[v.verdict]), Text(visible(v.fullname)), _pct(v.ratio), _interval(v),
-                      _p(v), "—" if v.threshold is None else f"{v.threshold:.0%}", _mde(v),
-                      Text(visible(v.reason), style="dim"))
+    thresholds = {_threshold(v) for v in c.verdicts if v.threshold is not None}
+    one_threshold = len(thresholds) == 1  # then said once in the title, and the column is left out for width
+    title = f"{c.base_label or c.base_source}  ->  {c.new_label or c.new_source}"
+    table = Table(title=Text(visible(title) + (f"  (threshold {next(iter(thresholds))})" if one_threshold else "")),
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    level = f"{c.settings.level:.0%} interval"
+    longest = max((len(visible(v.fullname)) for v in shown), default=0)
+    change_width = max((len(v.change_words) for v in shown), default=6)
+    others = VERDICT_WIDTH + change_width + 8 + 3 * WRAPPED_MIN + (0 if one_threshold else 9) + 2 * (7 + one_threshold)
+    unchanged, skipped = c.of("unchanged"), c.of("skipped")
+    table.add_column("verdict", no_wrap=True, min_width=VERDICT_WIDTH)
+    if longest + others > width:
+        table.add_column("benchmark, then change; interval; p (Holm); MDE; note", overflow="fold")
+        for v in shown:
+            thr = "" if one_threshold else f"threshold {_threshold(v)}; "
+            figures = (f"{v.change_words}; {level} {_interval(v)}; p {_p(v)}; {thr}MDE {_mde(v)}; "
+                       f"{v.note or v.reason}") if v.ratio is not None else v.note or v.reason
+            table.add_row(Text(v.verdict, style=STYLE[v.verdict]),
+                          Text(visible(v.fullname)) + Text("\n") + Text(visible(figures), style="dim"))
+        if unchanged:
+            table.add_row(Text("unchanged", style="dim"),
+                          Text(f"{len(unchanged)} benchmark(s): {unchanged_range(c)}, within their thresholds"))
+        if skipped:
+            table.add_row(Text("skipped", style="dim"), Text(f"{len(skipped)} benchmark(s), skipped in both runs"))
+        return table
+    table.add_column("benchmark", no_wrap=True)  # a name stays on one line (greppable); the other columns wrap
+    table.add_column("change", justify="right", no_wrap=True)
+    table.add_column(level, min_width=WRAPPED_MIN, max_width=20)
+    table.add_column("p (Holm)", justify="right", no_wrap=True)
+    if not one_threshold:
+        table.add_column("threshold", justify="right", no_wrap=True)
+    table.add_column("MDE", justify="right", min_width=WRAPPED_MIN, max_width=14)
+    table.add_column("note", min_width=WRAPPED_MIN, max_width=NOTE_WIDTH)
+    for v in shown:
+        table.add_row(Text(v.verdict, style=STYLE[v.verdict]), Text(visible(v.fullname)), v.change_words,
+                      _interval(v), _p(v), *([] if one_threshold else [_threshold(v)]), _mde(v),
+                      Text(visible(v.note or v.reason), style="dim"))
+    blank = [""] * (2 if one_threshold else 3)
     if unchanged:
-        worst = max(unchanged, key=lambda v: v.ratio or 0.0)
-        table.add_row(Text("unchanged", style="dim"), Text(f"{len(unchanged)} benchmark(s)"),
-                      f"≤ {_pct(worst.ratio)}", "", "", "", "", Text("within their thresholds", style="dim"))
-    if c.of("skipped"):
-        table.add_row(Text("skipped", style="dim"), Text(f"{len(c.of('skipped'))} benchmark(s)"), "", "", "", "", "",
-                      Text("skipped in both runs (reasons in the JSON)", style="dim"))
+        table.add_row(Text("unchanged", style="dim"), Text(f"{len(unchanged)} benchmark(s)"), "", unchanged_range(c),
+                      *blank, Text("within their thresholds", style="dim"))
+    if skipped:
+        table.add_row(Text("skipped", style="dim"), Text(f"{len(skipped)} benchmark(s)"), "", "", *blank,
+                      Text("skipped in both runs", style="dim"))
+    return table
+
+
+def print_terminal(console: Console, c: Comparison) -> None:
+    """Regressions first; unchanged benchmarks collapsed into one line; a short note per row. Each benchmark's whole
+    reason is in the Markdown, JUnit and JSON outputs; a failed benchmark's (its error) is printed below the table."""
+    from rich.text import Text
+
+    shown = [v for v in c.sorted_verdicts() if v.verdict not in ("unchanged", "skipped")]
+    table = _table(c, shown, console.width)
     console.print(table)
+    for v in c.of("failed"):
+        console.print(Text("failed ", style=STYLE["failed"]) + Text(visible(v.fullname))
+                      + Text(": " + visible(v.reason), style="dim"))
     if c.noise_note:
         console.print(Text("noise: ", style="yellow" if c.base_runs == 1 and not c.paired else "dim")
                       + Text(visible(c.noise_note)))
@@ -124,20 +177,19 @@ def markdown(c: Comparison) -> str:
         lines += [f"> ⚠️ {md_escape(line)}", ""]
     shown = [v for v in c.sorted_verdicts() if v.verdict not in ("unchanged", "skipped")]
     if shown:
-        lines += ["| verdict | benchmark | change | 99% interval | p (Holm) | threshold | MDE | note |",
-                  "|---|---|---:|---|---:|---:|---:|---|"]
+        lines += [f"| verdict | benchmark | change | {c.settings.level:.0%} interval | p (Holm) | threshold | MDE | "
+                  "note |", "|---|---|---:|---|---:|---:|---:|---|"]
         for v in shown:
             name = f"**{md_escape(v.fullname)}**" if v.verdict == "regression" else md_escape(v.fullname)
-            thr = "—" if v.threshold is None else f"{v.threshold:.0%}"
-            lines.append(f"| {v.verdict} | {name} | {_pct(v.ratio)} | {_interval(v)} | {_p(v)} | {thr} | "
-                         f"{md_escape(_mde(v))} | {md_escape(v.reason)} |")
+            lines.append(f"| {v.verdict} | {name} | {md_escape(v.change_words)} | {md_escape(_interval(v))} | "
+                         f"{_p(v)} | {_threshold(v)} | {md_escape(_mde(v))} | {md_escape(v.reason)} |")
         lines.append("")
     unchanged = c.of("unchanged")
     if unchanged:
-        lines += [f"<details><summary>{len(unchanged)} unchanged</summary>", "",
-                  "| benchmark | change | 99% interval | MDE |", "|---|---:|---|---:|"]
-        lines += [f"| {md_escape(v.fullname)} | {_pct(v.ratio)} | {_interval(v)} | {md_escape(_mde(v))} |"
-                  for v in unchanged]
+        lines += [f"<details><summary>{len(unchanged)} unchanged ({md_escape(unchanged_range(c))})</summary>", "",
+                  f"| benchmark | change | {c.settings.level:.0%} interval | MDE |", "|---|---:|---|---:|"]
+        lines += [f"| {md_escape(v.fullname)} | {md_escape(v.change_words)} | {md_escape(_interval(v))} | "
+                  f"{md_escape(_mde(v))} |" for v in unchanged]
         lines += ["", "</details>", ""]
     if c.of("skipped"):
         lines += [f"{len(c.of('skipped'))} benchmark(s) skipped in both runs.", ""]
@@ -159,11 +211,12 @@ def junit(c: Comparison) -> str:
         case = ET.SubElement(suite, "testcase", classname=xml_text(f"infrabench.{group}"), name=xml_text(v.fullname),
                              time="0")
         props = ET.SubElement(case, "properties")
-        for key, value in (("verdict", v.verdict), ("ratio", v.ratio), ("ci_low", v.ci_low), ("ci_high", v.ci_high),
-                           ("p", v.p), ("threshold", v.threshold), ("mde", v.mde), ("test", v.test),
-                           ("n_base", v.n_base), ("n_new", v.n_new), ("noise", v.noise),
-                           ("between_run_sd", v.between_run_sd), ("k_base", v.k_base)):
-            if value is not None:
+        for key, value in (("verdict", v.verdict), ("ratio", v.ratio), ("change", v.change_words),
+                           ("ci_low", v.ci_low), ("ci_high", v.ci_high), ("interval", v.interval_words),
+                           ("p", v.p), ("threshold", v.threshold), ("mde", v.mde), ("mde_words", v.mde_words),
+                           ("test", v.test), ("n_base", v.n_base), ("n_new", v.n_new), ("noise", v.noise),
+                           ("between_run_sd", v.between_run_sd), ("k_base", v.k_base), ("too_noisy", v.too_noisy)):
+            if value is not None and value != words.NO_FIGURE:
                 text = f"{value:.6g}" if isinstance(value, float) else str(value)
                 ET.SubElement(props, "property", name=key, value=xml_text(text))
         message = xml_text(f"{v.verdict}: {v.reason}")

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from infrabench.reports.gate.load import BenchSet
-from infrabench.reports.gate.noise import NoiseProfile, log_median, run_level_log_medians, within_se
+from infrabench.reports.gate.noise import NoiseProfile, log_median, run_level_log_medians, within_sd, within_se
 
 PRIOR_DF = 4.0  # the suite's typical between-run spread counts as this many runs' worth of evidence
 POWER_Z = 1.6449  # 95% power for the minimum detectable effect
@@ -59,6 +59,7 @@ class RunLevel:
     n_new: int
     median_base_s: float
     median_new_s: float
+    noise_detail: str = ""  # the largest part of the SE in words, e.g. "between-run spread 23% of the median ..."
 
 
 @dataclass
@@ -80,6 +81,30 @@ def _combine(parts: list[tuple[float, float]]) -> tuple[float, float]:
     denom = sum(v * v / df for v, df in parts)
     df = total * total / denom if denom > 0 else 1e6
     return math.sqrt(total), max(1.0, min(df, 1e6))
+
+
+def _exp(x: float) -> float:
+    """exp that says infinity instead of raising: a log interval from input noise can be any width."""
+    return math.exp(x) if x < 709.0 else math.inf
+
+
+def spread_pct(log_sd: float) -> str:
+    """A log-SD as a spread in % of the median, e.g. 0.207 -> "23%"."""
+    pct = math.expm1(min(log_sd, 709.0)) * 100.0
+    return f"{pct:.1f}%" if pct < 10.0 else f"{pct:,.0f}%"
+
+
+def _detail(mode: str, tau: float, k: int, runs: int | None, rounds: dict[str, tuple[float, float, int]]) -> str:
+    """The largest part of the comparison's noise in words. `rounds`: side -> (SE, SD, rounds) of its log median."""
+    side, (se_w, sd_w, n) = max(rounds.items(), key=lambda kv: kv[1][0])
+    if se_w > tau:
+        return f"the {side} run's rounds spread {spread_pct(sd_w)} of the median, {n} rounds"
+    spread = f"between-run spread {spread_pct(tau)} of the median"
+    if mode == "runs":
+        return f"{spread}, {k} base runs"
+    if mode == "profile":
+        return f"{spread}, from a noise profile of {runs} runs"
+    return f"{spread} (guessed from the other benchmarks: one base run)"
 
 
 def _suite(name: str) -> str:
@@ -157,6 +182,7 @@ def estimate(bases: Sequence[BenchSet], new: BenchSet, names: list[str], profile
         sp = spreads[n]
         base_bench = next(b.benches[n] for b in bases if n in b.benches and b.benches[n].comparable)
         n_new = len(new.benches[n].samples)
+        rounds = {"new": (new_se[n], within_sd(new.benches[n].samples), n_new)}
         if n in moderated:
             tau, df_tau = moderated[n]
             se, df = _combine([(tau ** 2 / sp.k, df_tau), _part(tau, df_tau, new_se[n], n_new)])
@@ -167,7 +193,9 @@ def estimate(bases: Sequence[BenchSet], new: BenchSet, names: list[str], profile
             else:
                 tau, df_tau = spread.get(n, (0.0, 1.0))
                 mode = "spread"
-            se, df = _combine([_part(tau, df_tau, within_se(base_bench.samples), len(base_bench.samples)),
+            se_base = within_se(base_bench.samples)
+            rounds["base"] = (se_base, within_sd(base_bench.samples), len(base_bench.samples))
+            se, df = _combine([_part(tau, df_tau, se_base, len(base_bench.samples)),
                                _part(tau, df_tau, new_se[n], n_new)])
         used.add(mode)
         se = max(se, 1e-12)
@@ -175,13 +203,15 @@ def estimate(bases: Sequence[BenchSet], new: BenchSet, names: list[str], profile
         half = float(stats.t.ppf(q, df)) * se
         all_base = [float(np.median(b.benches[n].samples)) for b in bases
                     if n in b.benches and b.benches[n].comparable]
-        per[n] = RunLevel(ratio=math.exp(d[n]), ci_low=math.exp(d[n] - half), ci_high=math.exp(d[n] + half),
+        entry = profile.lookup(n) if mode == "profile" and profile is not None else None
+        per[n] = RunLevel(ratio=_exp(d[n]), ci_low=_exp(d[n] - half), ci_high=_exp(d[n] + half),
                           se=se, df=df, p_slower=float(stats.t.sf(z, df)), p_faster=float(stats.t.cdf(z, df)),
                           tau=tau, k=sp.k, noise=mode, test=f"run-level t (df {df:.3g})",
                           n_base=sum(len(b.benches[n].samples) for b in bases
                                      if n in b.benches and b.benches[n].comparable),
                           n_new=len(new.benches[n].samples), median_base_s=float(np.exp(np.mean(np.log(all_base)))),
-                          median_new_s=float(np.median(new.benches[n].samples)))
+                          median_new_s=float(np.median(new.benches[n].samples)),
+                          noise_detail=_detail(mode, tau, sp.k, entry.runs if entry else None, rounds))
     return Estimate(per, noise_note(k_all, used, profile))
 
 
@@ -207,4 +237,4 @@ def mde(threshold: float, se: float, df: float, alpha_m: float, level: float) ->
     q_ci = float(stats.t.ppf(1.0 - (1.0 - level) / 2.0, df))
     q_m = float(stats.t.isf(alpha_m, df))
     need = max(math.log1p(threshold), math.log1p(threshold / 2.0) + q_ci * se, q_m * se) + POWER_Z * se
-    return math.expm1(need)
+    return math.expm1(need) if need < 709.0 else math.inf

@@ -16,6 +16,11 @@ independent runs: runlevel.mde (95% power); paired rounds: max(t + w/3, t/2 + w)
 width of the interval (twice its wider half, as bootstrap intervals of medians are often lopsided) (w/3
 ~ 1.3 sigma above t for the ratio test; t/2 + w puts the near bound ~ w/2 clear of t/2), or none when
 the sample counts cannot reach the corrected alpha at all (then `rounds_needed` says how many would).
+
+Changes are said in words everywhere ("12.3% slower", "2.5× faster": see words.py), and a figure the noise
+makes meaningless is not printed (`TOO_NOISY_FACTOR`): an interval reaching more than 2× away from its
+estimate, an MDE above 100% (only a doubling could be flagged), or anything non-finite reads "too noisy to
+tell" with what made it so (`noise_detail`, e.g. "between-run spread 230% of the median, 2 base runs").
 """
 
 from __future__ import annotations
@@ -27,9 +32,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from infrabench.reports.gate import runlevel, stats
+from infrabench.reports.gate import runlevel, stats, words
 from infrabench.reports.gate.load import Bench, BenchSet
 from infrabench.reports.gate.noise import NoiseProfile
+
+# A figure is "too noisy to tell" beyond this speed factor: an interval bound more than 2× (100%) away from the
+# estimate, or an MDE above 100% (a doubling). Why 2×: the gate's thresholds are 5-10%; an interval or a detectable
+# effect ten to twenty times wider says nothing about a change of that size, and printed as "+251,773.9%" it reads as a
+# measurement. Non-finite figures (an overflowing t interval from one or two runs) are always too noisy.
+TOO_NOISY_FACTOR = 2.0
 
 VERDICT_ORDER = ("regression", "failed", "missing", "inconclusive", "improvement", "new", "unchanged", "skipped")
 
@@ -82,10 +93,59 @@ class BenchVerdict:
     between_run_sd: float | None = None  # log-SD of one run's median between runs, as used
     k_base: int | None = None  # base runs behind this benchmark
     df: float | None = None  # degrees of freedom of the run-level t test
+    note: str = ""  # the reason in a few words, for a table cell; `reason` has it all
+    noise_detail: str | None = None  # the largest source of noise in words
+    too_noisy: str | None = None  # set when a figure (interval, MDE) is too noisy to print: why
 
     @property
     def change_pct(self) -> float | None:
-        return None if self.ratio is None else (self.ratio - 1.0) * 100.0
+        """(ratio - 1) in % of the time per iteration: + slower; kept for readers of comparison.json 1.x."""
+        return None if self.ratio is None or not math.isfinite(self.ratio) else (self.ratio - 1.0) * 100.0
+
+    @property
+    def change_words(self) -> str:
+        return words.describe_change(self.ratio)
+
+    @property
+    def interval_too_noisy(self) -> bool:
+        """No usable interval: non-finite, or a bound beyond TOO_NOISY_FACTOR from the estimate. A regression's or
+        improvement's interval is always shown: its near bound is the evidence."""
+        if self.ci_low is None or self.ci_high is None or self.ratio is None:
+            return False
+        return self.verdict not in ("regression", "improvement") and _interval_unusable(self.ratio, self.ci_low,
+                                                                                       self.ci_high)
+
+    @property
+    def interval_words(self) -> str:
+        if self.interval_too_noisy:
+            return "too noisy to tell"
+        return words.describe_interval(self.ci_low, self.ci_high)
+
+    @property
+    def mde_too_noisy(self) -> bool:
+        return self.mde is not None and not (math.isfinite(self.mde) and self.mde <= TOO_NOISY_FACTOR - 1.0)
+
+    @property
+    def mde_words(self) -> str:
+        if self.ratio is None:
+            return words.NO_FIGURE
+        if self.mde is None:
+            return "none (too few rounds)"
+        if self.mde_too_noisy:
+            return "too noisy to tell"
+        return words.describe_slowdown(self.mde)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, with non-finite numbers as null (the reason and `too_noisy` say why) and the words."""
+        data = {k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in asdict(self).items()}
+        return {**data, "change_pct": self.change_pct, "change_words": self.change_words,
+                "interval_words": self.interval_words, "mde_words": self.mde_words}
+
+
+def _interval_unusable(ratio: float, low: float, high: float) -> bool:
+    if not all(math.isfinite(x) and x > 0.0 for x in (ratio, low, high)):
+        return True
+    return max(high / ratio, ratio / low) > TOO_NOISY_FACTOR
 
 
 @dataclass
@@ -146,9 +206,17 @@ class Comparison:
             "failing": [v.fullname for v in self.failing],
             "machine_diffs": [asdict(d) for d in self.machine_diffs],
             "machines_allowed_to_differ": self.machines_allowed_to_differ,
-            "benchmarks": [{**asdict(v), "change_pct": v.change_pct} for v in self.sorted_verdicts()],
+            "benchmarks": [v.to_dict() for v in self.sorted_verdicts()],
             "method": {
                 "ratio": "median(new) / median(base) of seconds per iteration; > 1 is slower",
+                "words": "change_words: the faster side's speed over the slower one's, f >= 1: 'N.N% slower' "
+                         "(the new run takes (f - 1) more time per iteration) or 'N.N% faster' (does (f - 1) more "
+                         "per second) below 2x, 'N.N× slower/faster' at or above (change_pct is the signed "
+                         "(ratio - 1) of the time)",
+                "too_noisy": f"an interval bound more than {TOO_NOISY_FACTOR:g}x away from the ratio (not for "
+                             "a regression or improvement), an MDE above "
+                             f"{(TOO_NOISY_FACTOR - 1) * 100:.0f}%, or a non-finite figure: written 'too noisy "
+                             "to tell', with the largest source of noise in too_noisy",
                 "interval": f"{self.settings.level:.0%} percentile bootstrap of paired rounds, seed "
                             f"{stats.BOOTSTRAP_SEED}, {stats.BOOTSTRAP_RESAMPLES} resamples" if self.paired else
                             f"{self.settings.level:.0%} t interval of the log ratio, SE = sqrt(tau^2/k + "
@@ -174,18 +242,20 @@ class Comparison:
 
 def _missing_or_failed(name: str, base: Bench | None, new: Bench | None) -> BenchVerdict:
     if base is None and new is not None:
-        return BenchVerdict(name, "new", "only in the new run", device=new.device)
+        return BenchVerdict(name, "new", "only in the new run", device=new.device, note="only in the new run")
     if new is None and base is not None:
-        return BenchVerdict(name, "missing", "in the base run, not in the new run", device=base.device)
+        return BenchVerdict(name, "missing", "in the base run, not in the new run", device=base.device,
+                            note="not in the new run")
     assert base is not None and new is not None
     if base.status == "skipped" and new.status == "skipped":
-        return BenchVerdict(name, "skipped", f"skipped in both runs: {new.reason}", device=base.device)
-    parts = []
-    if not base.comparable:
-        parts.append(f"base {base.status}: {base.reason}")
-    if not new.comparable:
-        parts.append(f"new {new.status}: {new.reason}")
-    return BenchVerdict(name, "failed", "; ".join(parts), device=base.device)
+        return BenchVerdict(name, "skipped", f"skipped in both runs: {new.reason}", device=base.device,
+                            note="skipped in both runs")
+    parts, short = [], []
+    for side, bench in (("base", base), ("new", new)):
+        if not bench.comparable:
+            parts.append(f"{side} {bench.status}: {bench.reason}")
+            short.append(f"{side} {bench.status}")
+    return BenchVerdict(name, "failed", "; ".join(parts), device=base.device, note=", ".join(short))
 
 
 def _mde(threshold: float, width: float, feasible: bool) -> float | None:
@@ -225,7 +295,8 @@ def compare(base: BenchSet | Sequence[BenchSet], new: BenchSet, settings: GateSe
             out[name] = _missing_or_failed(name, b, n)
             continue
         if paired and len(b.samples) != len(n.samples):
-            out[name] = BenchVerdict(name, "failed", "paired runs with different round counts", device=b.device)
+            out[name] = BenchVerdict(name, "failed", "paired runs with different round counts", device=b.device,
+                                     note="different round counts")
             continue
         comparable.append(name)
     if paired:
@@ -245,8 +316,9 @@ def compare(base: BenchSet | Sequence[BenchSet], new: BenchSet, settings: GateSe
                              p_slower=e.p_slower, p_faster=e.p_faster, min_p=0.0, test=e.test,
                              n_base=e.n_base, n_new=e.n_new, median_base_s=e.median_base_s,
                              median_new_s=e.median_new_s,
-                             interval_width=2.0 * max(e.ratio - e.ci_low, e.ci_high - e.ratio) / e.ratio,
-                             device=b.device, noise=e.noise, between_run_sd=e.tau, k_base=e.k, df=e.df)
+                             interval_width=_width(e.ratio, e.ci_low, e.ci_high),
+                             device=b.device, noise=e.noise, between_run_sd=e.tau, k_base=e.k, df=e.df,
+                             noise_detail=e.noise_detail)
             v.mde = runlevel.mde(t, e.se, e.df, settings.alpha / max(len(comparable), 1), settings.level)
             out[name] = v
             measured.append(v)
@@ -262,6 +334,13 @@ def compare(base: BenchSet | Sequence[BenchSet], new: BenchSet, settings: GateSe
                       new.label, len(bases), note)
 
 
+def _width(ratio: float, low: float, high: float) -> float:
+    """Twice the interval's wider half, relative to the ratio (infinite when a figure is unusable)."""
+    if not all(math.isfinite(x) and x > 0.0 for x in (ratio, low, high)):
+        return math.inf
+    return 2.0 * max(ratio - low, high - ratio) / ratio
+
+
 def _merged(bases: list[BenchSet]) -> BenchSet:
     """One BenchSet naming every base benchmark: the first comparable entry of each fullname (its samples are
     used only for medians shown and for the paired path), else the first entry seen."""
@@ -271,7 +350,8 @@ def _merged(bases: list[BenchSet]) -> BenchSet:
             if name not in benches or (bench.comparable and not benches[name].comparable):
                 benches[name] = bench
     first = bases[0]
-    return BenchSet(first.source, first.fmt, benches, first.machine_info, first.paired, first.label, first.profile)
+    return BenchSet(first.source, first.fmt, benches, first.machine_info, first.paired, first.label, first.profile,
+                    first.threads)
 
 
 def _paired_verdict(b: Bench, n: Bench, settings: GateSettings) -> BenchVerdict:
@@ -280,12 +360,15 @@ def _paired_verdict(b: Bench, n: Bench, settings: GateSettings) -> BenchVerdict:
     t, source = settings.threshold_for(b)
     est = stats.bootstrap_ratio(b.samples, n.samples, settings.level, True)
     test = stats.rank_test(b.samples, n.samples, True)
+    logs = np.log(np.asarray(n.samples, dtype=float)) - np.log(np.asarray(b.samples, dtype=float))
+    sd = float(np.median(np.abs(logs - np.median(logs)))) * 1.4826 or float(np.std(logs, ddof=1))
+    detail = f"paired rounds' ratios spread {runlevel.spread_pct(sd)}, {len(logs)} rounds"
     return BenchVerdict(b.fullname, "unchanged", "", t, source, est.ratio, est.ci_low, est.ci_high, est.level,
                         p_slower=test.p_slower, p_faster=test.p_faster, min_p=test.min_p, test=test.test,
                         n_base=len(b.samples), n_new=len(n.samples), median_base_s=float(np.median(b.samples)),
                         median_new_s=float(np.median(n.samples)),
-                        interval_width=2.0 * max(est.ratio - est.ci_low, est.ci_high - est.ratio) / est.ratio,
-                        device=b.device, noise="paired rounds")
+                        interval_width=_width(est.ratio, est.ci_low, est.ci_high),
+                        device=b.device, noise="paired rounds", noise_detail=detail)
 
 
 def _decide(v: BenchVerdict, p_slower_holm: float, p_faster_holm: float, alpha: float, alpha_first: float,
@@ -300,29 +383,47 @@ def _decide(v: BenchVerdict, p_slower_holm: float, p_faster_holm: float, alpha: 
         v.mde = _mde(t, w, feasible)
     slower_effect = r > 1.0 + t and v.ci_low > 1.0 + t / 2.0
     faster_effect = r < 1.0 / (1.0 + t) and v.ci_high < 1.0 / (1.0 + t / 2.0)
-    pct = f"{(r - 1.0) * 100.0:+.1f}%"
-    ci = f"{v.ci_level:.0%} CI [{(v.ci_low - 1) * 100:+.1f}%, {(v.ci_high - 1) * 100:+.1f}%]"
-    if slower_effect and p_slower_holm < alpha:
-        v.verdict, v.reason = "regression", f"{pct} slower, {ci}, p={p_slower_holm:.2g} < {alpha:g} (threshold {t:.0%})"
-    elif faster_effect and p_faster_holm < alpha:
-        v.verdict, v.reason = "improvement", f"{pct}, {ci}, p={p_faster_holm:.2g}"
-    elif slower_effect or faster_effect:
+    change = words.describe_change(r)
+    ci = f"{v.ci_level:.0%} CI {words.describe_interval(v.ci_low, v.ci_high)}"
+    noisy = _interval_unusable(r, v.ci_low, v.ci_high)
+    detail = v.noise_detail or "the rounds' spread"
+    if slower_effect and p_slower_holm < alpha and not math.isinf(r):
+        v.verdict, v.reason = "regression", f"{change}, {ci}, p={p_slower_holm:.2g} < {alpha:g} (threshold {t:.0%})"
+        v.note = "significant (Holm)"
+    elif faster_effect and p_faster_holm < alpha and r > 0.0:
+        v.verdict, v.reason = "improvement", f"{change}, {ci}, p={p_faster_holm:.2g}"
+        v.note = "significant (Holm)"
+    elif (slower_effect or faster_effect) and not noisy:
         v.verdict = "inconclusive"
         p = p_slower_holm if slower_effect else p_faster_holm
         if not feasible:
-            v.reason = (f"{pct} beyond the {t:.0%} threshold, but {n} rounds cannot give p < {alpha_first:.2g} "
+            v.reason = (f"{change}, beyond the {t:.0%} threshold, but {n} rounds cannot give p < {alpha_first:.2g} "
                         f"(smallest possible p {v.min_p:.2g})")
+            v.note = f"{n} rounds cannot reach p < {alpha_first:.2g}"
         else:
-            v.reason = f"{pct} beyond the {t:.0%} threshold, but p={p:.2g} after Holm is not below {alpha:g}"
+            v.reason = f"{change}, beyond the {t:.0%} threshold, but p={p:.2g} after Holm is not below {alpha:g}"
+            v.note = "not significant after Holm"
         v.rounds_needed = _rounds_needed(n, t, w, alpha_first, paired) if paired else None
+    elif noisy:
+        v.verdict = "inconclusive"
+        v.reason = f"too noisy to tell: {detail}"
+        v.note = detail
+        v.too_noisy = detail
+        v.rounds_needed = _rounds_needed(n, t, w, alpha_first, paired) if paired and math.isfinite(w) else None
     elif w > t:
         v.verdict = "inconclusive"
-        v.reason = f"too noisy to tell: {ci} is wider than the {t:.0%} threshold"
+        v.reason = f"{change}, {ci} is wider than the {t:.0%} threshold"
+        v.note = "interval wider than the threshold"
         v.rounds_needed = _rounds_needed(n, t, w, alpha_first, paired) if paired else None
     else:
-        v.verdict, v.reason = "unchanged", f"{pct}, {ci}"
+        v.verdict, v.reason = "unchanged", f"{change}, {ci}"
+        v.note = "within the threshold"
+    if v.mde_too_noisy and v.too_noisy is None:
+        v.too_noisy = detail
+        v.reason += f"; the smallest detectable change is too noisy to tell ({detail})"
     if v.verdict == "inconclusive" and v.rounds_needed:
         v.reason += f"; about {v.rounds_needed} rounds per side would settle it"
+        v.note += f"; ~{v.rounds_needed} rounds would settle it"
     elif v.verdict == "inconclusive" and not paired and v.noise != "runs":
         source = {"spread": "unknown, estimated from the other benchmarks' moves",
                   "profile": "from the noise profile"}.get(v.noise or "", "unknown")
@@ -356,13 +457,16 @@ def confirm(primary: Comparison, reruns: Sequence[Comparison]) -> Comparison:
             if w is None or w.ratio is None or w.ci_low is None:
                 v.verdict = "inconclusive"
                 v.reason += f"; not confirmed: {w.verdict if w else 'absent'} in the re-run {rerun.new_source}"
+                v.note = "not confirmed by a re-run"
                 continue
             t = v.threshold or 0.0
-            change = f"{(w.ratio - 1.0) * 100.0:+.1f}%"
+            change = words.describe_change(w.ratio)
             if w.ratio > 1.0 + t and w.ci_low > 1.0 + t / 2.0 and p < out.settings.alpha:
                 v.reason += f"; confirmed by the re-run {rerun.new_source} ({change}, p={p:.2g})"
+                v.note = f"significant, confirmed by {len(out.confirmed_by)} re-run(s)"
             else:
                 v.verdict = "inconclusive"
                 v.reason += (f"; not confirmed by the re-run {rerun.new_source} "
                              f"({change}, p={p:.2g} over the {len(flagged)} being confirmed)")
+                v.note = "not confirmed by a re-run"
     return out
