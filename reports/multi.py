@@ -14,6 +14,7 @@ from infrabench.results import Run, as_run
 from .baselines import Baseline, load_all
 from .cells import Cell, as_dict, fmt_figure, missing
 from .compare_baselines import compare_run
+from .gate.words import describe_change
 from .rows import throughput_of
 from .run_figures import FIGURES, run_figures
 from .scorecard import build_scorecard
@@ -29,7 +30,11 @@ class LabelledRun:
 
 
 def _ratio(value: float | None, first: float | None) -> str:
-    return f" (×{value / first:.3g})" if value is not None and first else ""
+    """The change against run 1 in compare's words (every figure here is a rate: higher is better)."""
+    if value is None or not first:
+        return ""
+    words = describe_change(value / first, higher_is_better=True)
+    return " (same as run 1)" if words == "no change" else f" ({words} than run 1)"
 
 
 def _machine(run: Run) -> str:

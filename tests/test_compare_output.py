@@ -167,3 +167,15 @@ def test_threads_differing_between_runs_is_a_fingerprint_difference(tmp_path):
     assert machine_diffs(bench_set(data, "a"), bench_set(_with_threads(data, 2), "b")) == []
     diffs = machine_diffs(bench_set(_with_threads(data, 4), "a"), bench_set(_with_threads(data, 2), "b"))
     assert [(d.field, d.base, d.new) for d in diffs] == [("run.threads", 4, 2)]
+
+
+def test_report_of_several_runs_words_a_change_as_compare_does() -> None:
+    """One change, seen as times by the gate (new/base of seconds) and as rates by `report A B`, reads alike."""
+    from infrabench.reports.gate.words import describe_change
+    from infrabench.reports.multi import _ratio
+
+    assert describe_change(1 / 1.3) == "30.0% faster"
+    assert _ratio(130.0, 100.0) == " (30.0% faster than run 1)"
+    assert describe_change(2.5) == "2.5× slower"
+    assert _ratio(40.0, 100.0) == " (2.5× slower than run 1)"
+    assert _ratio(100.0, 100.0) == " (same as run 1)"
