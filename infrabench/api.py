@@ -32,15 +32,17 @@ def run(suites: str | Iterable[str] | None = None, backends: str | Iterable[str]
         devices: str | Iterable[str] | None = None, dtypes: str | Iterable[str] | None = None,
         profile: str | None = None, out: PathLike | None = None, timeout: float | None = None,
         threads: int | None = None, config: PathLike | None = None, data_dir: PathLike | None = None,
-        keep_data: bool = False, quiet: bool = True) -> Run:
+        keep_data: bool = False, quiet: bool = True, json_out: PathLike | None = None) -> Run:
     """Run the suites as `infrabench run` does (same options, same defaults, same files written under
-    `out`/<run-id>/) and return the Run. `quiet=False` prints the CLI's progress lines and summary.
+    `out`/<run-id>/) and return the Run. `json_out` is `-o/--json FILE`: the run file also written exactly
+    there. `quiet=False` prints the CLI's progress lines and summary.
     Bad options raise UsageError with the CLI's one-line message."""
     from infrabench.run_command import execute, make_console, print_summary, resolve_settings
 
     args = argparse.Namespace(suite=_csv(suites), backend=_csv(backends), device=_csv(devices),
                               dtype=_csv(dtypes), profile=profile, out=Path(out) if out is not None else None,
-                              timeout=timeout, threads=threads, config=Path(config) if config else None)
+                              timeout=timeout, threads=threads, config=Path(config) if config else None,
+                              json_out=Path(json_out) if json_out is not None else None)
     console = make_console(quiet=quiet)
     done = execute(resolve_settings(args), console, Path(data_dir) if data_dir else None, keep_data)
     print_summary(console, done.run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import select
 import signal
 import sys
 import threading
@@ -14,6 +16,19 @@ from infrabench.errors import UsageError
 from infrabench.files import write_atomic
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
+# Output cut off by its reader (`infrabench ... | head -1`): 1, as Python's documented SIGPIPE pattern and
+# rich (which prints the probe, run and compare tables) end it, so every command ends alike. Not 0: a compare
+# whose verdict was never read must not pass a gate under `set -o pipefail`.
+EXIT_BROKEN_PIPE = 1
+DEBUG_HELP = "show tracebacks instead of one-line errors"
+
+
+def _debug_parent() -> argparse.ArgumentParser:
+    """--debug for every subcommand, after it as well as before. SUPPRESS as default: a subcommand's parser
+    that was not given --debug sets nothing, so it never resets the `infrabench --debug COMMAND` value."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    return parent
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,10 +36,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="infrabench", description="What this machine can really do for AI work."
     )
     parser.add_argument("--version", action="version", version=f"infrabench {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    common = [_debug_parent()]
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    probe = sub.add_parser("probe", help="detect CPUs, memory, accelerators, storage and software")
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=common, help=summary)
+
+    probe = command("probe", "detect CPUs, memory, accelerators, storage and software")
     probe.add_argument("--json", action="store_true", help="print the MachineProfile as JSON")
     probe.add_argument("-o", "--output", type=Path, help="also write the MachineProfile JSON to FILE")
     probe.add_argument(
@@ -36,30 +55,30 @@ def _parser() -> argparse.ArgumentParser:
 
     from infrabench.run_command import add_run_arguments
 
-    add_run_arguments(sub.add_parser("run", help="run the benchmark suites and write run.json"))
+    add_run_arguments(command("run", "run the benchmark suites and write run.json"))
 
     from infrabench.report_command import add_report_arguments
 
-    add_report_arguments(sub.add_parser("report", help="write a self-contained HTML report from one or more run files"))
+    add_report_arguments(command("report", "write a self-contained HTML report from one or more run files"))
 
     from infrabench.baseline_command import add_baseline_arguments
 
-    add_baseline_arguments(sub.add_parser("baseline", help="list, show or save AI/IT reference baselines"))
-    export = sub.add_parser("export", help="write a run file's results as CSV (one row per benchmark)")
+    add_baseline_arguments(command("baseline", "list, show or save AI/IT reference baselines"), common)
+    export = command("export", "write a run file's results as CSV (one row per benchmark)")
     export.add_argument("export_run", type=Path, metavar="RUN.json")
     export.add_argument("--csv", dest="csv_out", type=Path, required=True, metavar="FILE")
 
     from infrabench.compare_command import add_compare_arguments
 
-    add_compare_arguments(sub.add_parser("compare", help="compare two runs; exit 1 on a regression (CI gate)"))
+    add_compare_arguments(command("compare", "compare two runs; exit 1 on a regression (CI gate)"))
 
-    clean = sub.add_parser("clean", help="remove datasets left in a --data-dir by a run whose process died")
+    clean = command("clean", "remove datasets left in a --data-dir by a run whose process died")
     clean.add_argument("--data-dir", dest="clean_dir", type=Path, required=True, metavar="DIR",
                        help="the --data-dir the run was given")
 
     from infrabench.ab_command import add_ab_arguments
 
-    add_ab_arguments(sub.add_parser("ab", help="interleaved A/B of two Python environments on this machine"))
+    add_ab_arguments(command("ab", "interleaved A/B of two Python environments on this machine"))
     return parser
 
 
@@ -173,16 +192,28 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def main(argv: list[str] | None = None) -> int:
-    _tolerant_streams()
-    # SIGTERM ends any command as Ctrl-C does (exit 130 with a line); the run phase installs its own handlers.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-    # Warnings from below the CLI (a skipped user baseline, ...) as one line each on stderr.
-    log = logging.getLogger("infrabench")
-    if not any(isinstance(h, _StderrLines) for h in log.handlers):
-        log.addHandler(_StderrLines())
-        log.setLevel(logging.WARNING)
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe its reader has closed (poll flags the write end with POLLERR): only then is a
+    BrokenPipeError the user's `| head`; one from a pipe to a child process is a harness error."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows: no way to tell, take it for stdout
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _harness_error(exc: Exception, debug: bool) -> int:
+    if debug:
+        raise exc
+    print(f"infrabench: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _dispatch(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -201,12 +232,35 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"infrabench: interrupted{f' by {exc.args[0]}' if exc.args else ''}", file=sys.stderr)
         return 130
+    except BrokenPipeError as exc:
+        if _stdout_gone():
+            raise  # main() ends quietly
+        return _harness_error(exc, args.debug)
     except Exception as exc:  # noqa: BLE001 - harness error: one line unless --debug
-        if args.debug:
-            raise
-        print(f"infrabench: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _harness_error(exc, args.debug)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _tolerant_streams()
+    # SIGTERM ends any command as Ctrl-C does (exit 130 with a line); the run phase installs its own handlers.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    # Warnings from below the CLI (a skipped user baseline, ...) as one line each on stderr.
+    log = logging.getLogger("infrabench")
+    if not any(isinstance(h, _StderrLines) for h in log.handlers):
+        log.addHandler(_StderrLines())
+        log.setLevel(logging.WARNING)
+    try:
+        code = _dispatch(argv)
+        sys.stdout.flush()  # output still buffered meets a reader that has gone here, not at exit
+    except BrokenPipeError:
+        # The reader stopped reading (`| head -1`): no traceback, and nothing more to write. Python's
+        # recommended ending: point stdout at devnull so the flush at exit cannot raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    return code
 
 
 if __name__ == "__main__":

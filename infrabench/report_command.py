@@ -4,6 +4,9 @@ One run file: its full report (verdict, scorecard, baselines, every suite). Seve
 by side (the same benchmarks, ratios to the first). Stays light like the rest of the CLI: jinja2
 and matplotlib are imported only when a report is rendered, never torch or jax. Bad input is one
 UsageError line (exit 2 through the CLI's handler).
+
+An explicit `-o FILE` that exists is refused without --force (it may be anything the user keeps there);
+the default output beside the run file is infrabench's own report of that run, and a re-render replaces it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, metavar="FILE.html",
                         help=f"where to write the report (default: {DEFAULT_NAME} beside RUN.json, or "
                              f"{DEFAULT_MULTI_NAME} beside the first of several)")
+    parser.add_argument("--force", action="store_true", help="replace an existing -o FILE")
 
 
 def output_path(run_file: Path, output: Path | None, name: str = DEFAULT_NAME) -> Path:
@@ -64,7 +68,14 @@ def rebuild_from_journal(journal: Path) -> Path:
         raise UsageError(f"{journal.parent / 'run.json'}: cannot write: {exc.strerror or exc}") from None
 
 
+def refuse_existing(output: Path | None, force: bool) -> None:
+    """An explicit --output that already holds a file is replaced only with --force (checked before any work)."""
+    if output is not None and not force and output.exists() and not output.is_dir():
+        raise UsageError(f"--output {output}: exists; pass --force to overwrite it")
+
+
 def report_command(args: argparse.Namespace) -> int:
+    refuse_existing(args.output, bool(getattr(args, "force", False)))
     if args.from_journal is not None:
         rebuilt = rebuild_from_journal(args.from_journal)
         print(f"wrote {rebuilt}", file=sys.stdout)
