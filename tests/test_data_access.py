@@ -78,4 +78,4 @@ def test_report_of_several_runs_side_by_side(tmp_path: Path) -> None:
     proc = run_cli("report", str(DEV_RUN), str(second), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     html = out.read_text()
-    assert "2 runs side by side" in html and "(×2)" in html and "<script" not in html
+    assert "2 runs side by side" in html and "(2.0× faster than run 1)" in html and "<script" not in html
