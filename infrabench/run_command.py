@@ -4,7 +4,9 @@ No arguments: the quick profile of every suite on every device of every installe
 also come from a TOML file (`--config`): `[tool.infrabench.run]` in a pyproject.toml, or `[run]` in an
 infrabench.toml, with the same keys as the options (`suite`, `backend`, `device`, `dtype`, `profile`,
 `out`, `timeout`, `threads`); lists as TOML arrays or comma strings; a relative `out` is relative to the
-file. Options on the command line win.
+file. Options on the command line win. `-o/--json FILE` (key `json`, relative like `out`) also writes
+the run file exactly at FILE, as pytest-benchmark's --benchmark-json does, so CI need not find the run
+folder (which still holds the journal, worker logs and report.html); an existing FILE is replaced.
 
 Exit codes: 0 the run finished (failed or skipped results are recorded in the file, not errors);
 130 interrupted by SIGINT/SIGTERM (run.json is still written from the journal); 2 bad input.
@@ -17,18 +19,16 @@ import argparse
 import importlib
 import math
 import re
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infrabench.errors import UsageError
-from infrabench.files import read_toml, toml_table
+from infrabench.files import read_toml, toml_table, write_atomic
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.text import Text
 
     from infrabench.results import Run
 
@@ -42,9 +42,7 @@ MAX_THREADS = 4096
 DEVICE_PATTERN = re.compile(r"^(cpu|cuda|gpu|rocm|tpu|mps|xpu)(:\d+)?$")
 LIST_KEYS = {"suite": "suite", "suites": "suite", "backend": "backend", "backends": "backend",
              "device": "device", "devices": "device", "dtype": "dtype", "dtypes": "dtype"}
-SCALAR_KEYS = {"profile": str, "out": str, "timeout": (int, float), "threads": int}
-STATUS_STYLE = {"ok": "green", "skipped": "dim", "failed": "red", "timeout": "red", "oom": "red",
-                "interrupted": "yellow", "not_run": "dim"}
+SCALAR_KEYS = {"profile": str, "out": str, "json": str, "timeout": (int, float), "threads": int}
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +53,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", metavar="LIST", help="dtypes, e.g. fp32,bf16 (default: each suite's)")
     parser.add_argument("--profile", choices=("quick", "standard", "full"), help="run size (default quick)")
     parser.add_argument("--out", type=Path, metavar="DIR", help=f"results directory (default ./{DEFAULT_OUT})")
+    parser.add_argument("-o", "--json", dest="json_out", type=Path, metavar="FILE",
+                        help="also write the run file exactly at FILE (the run folder under --out is kept)")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML: [tool.infrabench.run] in a pyproject.toml or [run] in infrabench.toml")
     parser.add_argument("--timeout", type=float, metavar="S",
@@ -64,6 +64,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataload: where datasets are generated (default: inside the run directory)")
     parser.add_argument("--keep-data", action="store_true", default=None,
                         help="dataload: keep the generated datasets (default: removed at the end)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="after the run, the full per-benchmark table before the summary (the report has it too)")
 
 
 # --- settings ----------------------------------------------------------------------------------------
@@ -72,6 +74,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 class RunSettings:
     config: Any  # infrabench.suites.runner.RunConfig
     out: Path
+    json_out: Path | None = None  # -o/--json: a copy of the run file exactly here
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -100,9 +103,10 @@ def load_config_file(path: Path) -> dict[str, Any]:
         else:
             known = ", ".join(sorted({*LIST_KEYS.values(), *SCALAR_KEYS}))
             raise UsageError(f"--config {path}: unknown key {key!r} in {where} (known: {known})")
-    if "out" in settings:
-        settings["out"] = (path.parent / settings["out"]) if not Path(settings["out"]).is_absolute() \
-            else Path(settings["out"])
+    for key in ("out", "json"):
+        if key in settings:
+            settings[key] = (path.parent / settings[key]) if not Path(settings[key]).is_absolute() \
+                else Path(settings[key])
     if "timeout" in settings:
         settings["timeout"] = float(settings["timeout"])
     return settings
@@ -132,6 +136,8 @@ def resolve_settings(args: argparse.Namespace) -> RunSettings:
         value = getattr(args, key, None)
         if value is not None:
             merged[key] = value
+    if getattr(args, "json_out", None) is not None:
+        merged["json"] = args.json_out
     profile = merged.get("profile", "quick")
     if profile not in ("quick", "standard", "full"):
         raise UsageError(f"--profile {profile}: must be quick, standard or full")
@@ -159,113 +165,30 @@ def resolve_settings(args: argparse.Namespace) -> RunSettings:
     out = Path(merged.get("out") or DEFAULT_OUT)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
+    json_out = Path(merged["json"]) if merged.get("json") is not None else None
+    if json_out is not None:  # checked before the run, not after an hour of benchmarks
+        if json_out.is_dir():
+            raise UsageError(f"--json {json_out}: is a directory; give a file name such as {json_out / RUN_FILE}")
+        if not json_out.parent.is_dir():
+            raise UsageError(f"--json {json_out}: directory {json_out.parent} does not exist")
     config = RunConfig(suites=suites, backends=backends, devices=devices, dtypes=dtypes, profile=profile,
                        timeout_s=timeout, threads=threads)
-    return RunSettings(config, out)
+    return RunSettings(config, out, json_out)
 
 
 # --- display -----------------------------------------------------------------------------------------
 
-def _result_line(result: Any) -> Text:
-    """One line per finished result, as it finishes (the figure is the raw median; run.json has the rest)."""
-    from rich.text import Text
+def print_summary(console: Console, done: RunDone | Run, verbose: bool = False) -> None:
+    """The short summary of a finished run (verdict, best figures, warnings, skips, and with a RunDone where its
+    files are); with `verbose`, the full per-benchmark table too. The display lives in infrabench.run_display."""
+    from infrabench.run_display import RunFiles
+    from infrabench.run_display import print_summary as show
 
-    from infrabench.suites.result import WORK_UNITS
-
-    line = Text("  ")
-    line.append(f"{result.status:<8}", style=STATUS_STYLE.get(result.status, ""))
-    line.append(result.fullname)
-    kind = next(iter(result.work), None)
-    if result.status == "ok" and result.samples_s and kind in WORK_UNITS:
-        scale, unit = WORK_UNITS[kind]
-        median = statistics.median(result.samples_s)
-        if median > 0:
-            line.append(f"  {result.work[kind] / median / scale:.4g} {unit}", style="bold")
-    elif result.reason:
-        line.append(f"  {result.reason}", style="dim")
-    return line
-
-
-class ResultProgress:
-    """A spinner per backend and a printed line per finished result."""
-
-    def __init__(self, console: Console):
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self.console = console
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=console, transient=True)
-        self.task: Any = None
-        self.count = 0
-
-    def __enter__(self) -> ResultProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
-
-    def __call__(self, event: Any) -> None:
-        from rich.text import Text
-
-        if event.kind == "backend_start":
-            self.count = 0
-            self.console.print(f"[bold]{event.backend}[/]: worker started")
-            self.task = self.progress.add_task(f"{event.backend}: loading", total=None)
-        elif event.kind == "result" and event.result is not None:
-            self.count += 1
-            self.progress.console.print(_result_line(event.result))
-            if self.task is not None:
-                self.progress.update(self.task, description=f"{event.backend}: {self.count} result(s)")
-        elif event.kind == "backend_end" and event.outcome is not None:
-            if self.task is not None:
-                self.progress.remove_task(self.task)
-                self.task = None
-            out = event.outcome
-            text = Text(f"{event.backend}: ")
-            text.append(out.status, style=STATUS_STYLE.get(out.status, ""))
-            text.append(f" in {out.duration_s or 0:.1f} s, {out.results} result(s)")
-            if out.reason:
-                text.append(f" ({out.reason})", style="dim")
-            self.progress.console.print(text)
-
-
-def print_summary(console: Console, run: Run) -> None:
-    """The run's results as one table: timed ones first, then those without timing, each with its reason."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from infrabench.reports.neutral import visible
-
-    table = Table(title=Text(visible(f"infrabench run {run.run_id}")), title_justify="left")
-    for col in ("suite", "benchmark", "backend", "device", "dtype", "status", "throughput", "% of peak", "!",
-                "note"):
-        table.add_column(col, overflow="fold", justify="right" if col in ("throughput", "% of peak") else "left")
-    skipped: dict[str, int] = {}
-    for b in run.benchmarks:
-        if b.status == "skipped":
-            key = f"{b.backend}/{b.device}: {b.reason}"
-            skipped[key] = skipped.get(key, 0) + 1
-            continue
-        tp, pct = b.throughput, b.pct_of_peak
-        note = b.reason or ""
-        if b.suspicious:
-            note = f"suspicious: {b.suspicious_reason or 'above the theoretical peak'}"
-        elif pct is None and b.status == "ok":
-            note = b.pct_of_peak_reason or ""
-        plain = (Text(visible(v)) for v in (b.suite, b.pytest_name, b.backend, b.device, b.dtype))
-        table.add_row(*plain,
-                      Text(b.status, style=STATUS_STYLE.get(b.status, "")),
-                      "—" if tp is None else f"{tp.value:.4g} {tp.unit}",
-                      "—" if pct is None else f"{pct:.1f}%",
-                      Text("!", style="bold red") if b.suspicious else "", Text(visible(note), style="dim"))
-    console.print(table)
-    if skipped:
-        console.print(f"{sum(skipped.values())} skipped (listed in run.json and the report):")
-        for reason, count in sorted(skipped.items()):
-            console.print(Text(visible(f"  {count} x {reason}"), style="dim"))
-    for warning in run.warnings:
-        console.print(Text("warning: ", style="yellow") + Text(visible(warning)))
+    if isinstance(done, RunDone):
+        files = RunFiles(done.run_path, done.report_path, done.report_note or done.report_error)
+        show(console, done.run, files, verbose)
+    else:
+        show(console, done, None, verbose)
 
 
 def write_html_report(run: Run, run_dir: Path) -> tuple[Path | None, str | None]:
@@ -373,7 +296,9 @@ def execute(settings: RunSettings, console: Console, data_dir_arg: Path | None =
         config.suite_args = {**config.suite_args, "data_dir": str(data_dir.path), "keep_data": data_dir.keep}
 
     with StopSignals() as stop:
-        with ResultProgress(console) as progress:
+        from infrabench.run_display import RunProgress
+
+        with RunProgress(console, config.suites, config.ordered_backends(), run_dir) as progress:
             try:
                 outcome = run(config, profile, journal, progress, stop=stop)
             finally:
@@ -392,6 +317,12 @@ def execute(settings: RunSettings, console: Console, data_dir_arg: Path | None =
             raise UsageError(f"{run_path}: cannot write the run file ({why}); every finished result is safe in "
                              f"{journal}: rebuild run.json and its report with "
                              f"`infrabench report --from-journal {journal}`") from None
+        if settings.json_out is not None:  # the same bytes, atomically: a reader never sees half a file
+            try:
+                write_atomic(settings.json_out, run_path.read_bytes())
+            except OSError as exc:
+                raise UsageError(f"--json {settings.json_out}: cannot write: {exc.strerror or exc}; the run file "
+                                 f"is {run_path}") from None
         report_path, note, report_error = None, None, None
         if not stop.event.is_set():
             try:
@@ -411,13 +342,10 @@ def run_command(args: argparse.Namespace) -> int:
     console = make_console()
     done = execute(resolve_settings(args), console, getattr(args, "data_dir", None),
                    bool(getattr(args, "keep_data", False)))
-    print_summary(console, done.run)
+    print_summary(console, done, bool(getattr(args, "verbose", False)))
     if done.no_space:
         print(f"infrabench: error: {done.no_space}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    console.print(f"run file: {done.run_path}", markup=False)
-    console.print(f"report:   {done.report_path}" if done.report_path else
-                  f"report:   {done.report_note or done.report_error}", markup=False)
     if done.stopped:
         return EXIT_INTERRUPTED
     if done.report_error:

@@ -215,7 +215,8 @@ def test_a_small_cli_run_validates_and_pytest_benchmark_compare_reads_it(tmp_pat
     code = (
         "import sys\n"
         "from infrabench.cli import main\n"
-        f"rc = main(['run', '--suite', 'selftest,selftest_b', '--backend', 'numpy', '--out', {str(out)!r}])\n"
+        f"rc = main(['run', '--suite', 'selftest,selftest_b', '--backend', 'numpy', '--out', {str(out)!r}, "
+        "'--verbose'])\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'jax', 'jaxlib'))\n"
         "print('RESULT', rc, loaded)\n"
     )
@@ -232,6 +233,7 @@ def test_a_small_cli_run_validates_and_pytest_benchmark_compare_reads_it(tmp_pat
     for name in ("run.journal.jsonl", "worker-numpy.log", "machine_profile.json"):
         assert (run_path.parent / name).exists()
     assert re.search(r"square\[n=24\][\s│|]+numpy[\s│|]+cpu[\s│|]+fp64[\s│|]+ok[\s│|]+[0-9.]+ TFLOP/s", proc.stdout)
+    assert "2 of 2 done  selftest_b on numpy: 1 ok in " in proc.stdout  # a log gets a line per suite and backend
 
     compare = Path(sys.executable).parent / "pytest-benchmark"
     if not compare.exists():
