@@ -45,7 +45,7 @@ def run(suites: str | Iterable[str] | None = None, backends: str | Iterable[str]
                               json_out=Path(json_out) if json_out is not None else None)
     console = make_console(quiet=quiet)
     done = execute(resolve_settings(args), console, Path(data_dir) if data_dir else None, keep_data)
-    print_summary(console, done.run)
+    print_summary(console, done)
     if done.no_space:
         raise UsageError(done.no_space)
     return done.run

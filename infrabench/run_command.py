@@ -185,7 +185,7 @@ def print_summary(console: Console, done: RunDone | Run, verbose: bool = False) 
     from infrabench.run_display import print_summary as show
 
     if isinstance(done, RunDone):
-        files = RunFiles(done.run_path, done.report_path, done.report_note or done.report_error)
+        files = RunFiles(done.run_path, done.report_path, done.report_note or done.report_error, done.json_path)
         show(console, done.run, files, verbose)
     else:
         show(console, done, None, verbose)
@@ -252,6 +252,7 @@ class RunDone:
     report_error: str | None
     stopped: bool  # by SIGINT/SIGTERM
     no_space: str | None  # the data-loading suite ran out of disk space (an input error)
+    json_path: Path | None = None  # -o/--json: the copy of the run file
 
 
 def make_console(quiet: bool = False) -> Console:
@@ -332,7 +333,8 @@ def execute(settings: RunSettings, console: Console, data_dir_arg: Path | None =
         else:
             note = "report.html not written: the run was interrupted"
     no_space = rundata.no_space_error(outcome.results, config.suites) if data_dir is not None else None
-    return RunDone(result, run_path, report_path, note, report_error, stop.event.is_set(), no_space)
+    return RunDone(result, run_path, report_path, note, report_error, stop.event.is_set(), no_space,
+                   settings.json_out)
 
 
 def run_command(args: argparse.Namespace) -> int:

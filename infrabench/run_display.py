@@ -550,6 +550,7 @@ class RunFiles:
     run_path: Path | None
     report_path: Path | None = None
     report_note: str | None = None  # why there is no report.html
+    json_path: Path | None = None  # -o/--json: the same run file, where the user asked for it
 
 
 def headline(run: Run) -> tuple[str, str]:
@@ -655,6 +656,8 @@ def summary_lines(console: Console, run: Run, files: RunFiles | None = None) -> 
 
     if files is not None:
         add(f"run file: {files.run_path}" if files.run_path else "run file: not written", max_lines=2)
+        if files.json_path is not None:
+            add(f"          and {files.json_path} (-o/--json)", max_lines=2)
         add(f"report:   {files.report_path}" if files.report_path else
             f"report:   {files.report_note or 'not written'}", max_lines=2)
     return out

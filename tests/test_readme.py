@@ -74,11 +74,13 @@ class Case:
 INSTALL = "python -m venv .venv && . .venv/bin/activate && pip install -e '.[all]' && "
 CPU_INSTALL = ("python -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 --index-url "
                "https://download.pytorch.org/whl/cpu && pip install -e '.[all]' && ")
-PLUGIN = "pytest --infrabench --infrabench-suite matmul --infrabench-backend numpy --benchmark-autosave --benchmark-save-data"
+PLUGIN = ("pytest --infrabench --infrabench-suite matmul --infrabench-backend numpy --benchmark-autosave "
+          "--benchmark-save-data")
 
 CASES: dict[str, Case] = {
     # --- set-up: .ci/run and .ci/cpu-route run these verbatim in fresh venvs
-    INSTALL + "infrabench run": Case(check="install_blocks", why="the test command's install; `infrabench run` runs below"),
+    INSTALL + "infrabench run": Case(check="install_blocks",
+                                     why="the test command's install; `infrabench run` runs below"),
     INSTALL + "python -m pytest -q": Case(check="install_blocks", why=".ci/run runs it verbatim"),
     CPU_INSTALL + "python -m pytest -q": Case(check="install_blocks", why=".ci/cpu-route runs it verbatim"),
     "python -m pytest -q": Case(check="pytest_meta", why="this test suite itself"),
@@ -101,15 +103,19 @@ CASES: dict[str, Case] = {
     "infrabench run --suite dataload --data-dir D [--keep-data]":
         Case("run --suite dataload --backend numpy --data-dir {data}", slow=True, cwd_new=True),
     "infrabench run --out": Case("run --help", why="a mention of the option"),
+    "infrabench run -o FILE": Case("run --suite selftest --backend numpy --out {tmp}/o -o {tmp}/run-o.json",
+                                   why="the tiny suite stands in for the default suites"),
     "infrabench clean --data-dir D": Case("clean --data-dir {data}"),
     # --- report, baseline, export
-    "infrabench report --from-journal RUN_DIR/run.journal.jsonl": Case("report --from-journal {copy}/run.journal.jsonl"),
+    "infrabench report --from-journal RUN_DIR/run.journal.jsonl":
+        Case("report --from-journal {copy}/run.journal.jsonl"),
     "infrabench report --from-journal": Case("report --help", why="a mention of the command above"),
-    "infrabench report RUN.json [-o FILE.html]": Case("report {run} -o {tmp}/one.html"),
-    "infrabench report A.json B.json ... -o FILE.html": Case("report {a} {b} -o {tmp}/two.html"),
+    "infrabench report RUN.json [-o FILE.html [--force]]": Case("report {run} -o {tmp}/one.html --force"),
+    "infrabench report A.json B.json ... -o FILE.html [--force]": Case("report {a} {b} -o {tmp}/two.html --force"),
     "infrabench baseline list": Case("baseline list"),
     "infrabench baseline show NAME": Case("baseline show nvidia-h100-sxm"),
-    r"infrabench baseline save NAME --from RUN.json [--class ai\|it]": Case("baseline save readme --from {run} --class it"),
+    r"infrabench baseline save NAME --from RUN.json [--class ai\|it] [--force]":
+        Case("baseline save readme --from {run} --class it --force"),
     "infrabench export RUN.json --csv FILE": Case("export {run} --csv {tmp}/run.csv"),
     # --- the gate
     "infrabench compare BASE [BASE ...] NEW": Case("compare {a_dir} {b}", ok=(0, 1)),
