@@ -176,6 +176,9 @@ def _compared(run_a: Path, run_b: Path) -> int:
 def rounds_after_first(requested: int | None, alpha: float, compared: int) -> tuple[int, str]:
     """The rounds to run once the first round says how many benchmarks are compared, and the line saying why;
     UsageError when the requested rounds cannot reach alpha for them."""
+    if compared == 0:  # more rounds cannot help: the two sides share no benchmark that ran ok on both
+        raise UsageError("ab: the first round compared nothing (no benchmark ran ok on both sides under the same "
+                         "name); its runs are kept under --out; stopping before the other rounds")
     need = rounds_to_reach(alpha, compared)
     why = (f"{compared} benchmark(s) compared: Holm needs the smallest p below {alpha:g}/{max(compared, 1)} = "
            f"{alpha / max(compared, 1):.2g}, and {{k}} paired rounds give p >= {{floor}}")

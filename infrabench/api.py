@@ -36,8 +36,16 @@ def run(suites: str | Iterable[str] | None = None, backends: str | Iterable[str]
     """Run the suites as `infrabench run` does (same options, same defaults, same files written under
     `out`/<run-id>/) and return the Run. `json_out` is `-o/--json FILE`: the run file also written exactly
     there. `quiet=False` prints the CLI's progress lines and summary.
-    Bad options raise UsageError with the CLI's one-line message."""
-    from infrabench.run_command import execute, make_console, print_summary, resolve_settings
+    Bad options raise UsageError with the CLI's one-line message, and so does a run the CLI would end with
+    exit 2 (a requested device no backend has, nothing measured) once its files are written."""
+    from infrabench.run_command import (
+        absent_devices,
+        execute,
+        make_console,
+        nothing_measured,
+        print_summary,
+        resolve_settings,
+    )
 
     args = argparse.Namespace(suite=_csv(suites), backend=_csv(backends), device=_csv(devices),
                               dtype=_csv(dtypes), profile=profile, out=Path(out) if out is not None else None,
@@ -48,6 +56,9 @@ def run(suites: str | Iterable[str] | None = None, backends: str | Iterable[str]
     print_summary(console, done)
     if done.no_space:
         raise UsageError(done.no_space)
+    refusal = absent_devices(done.run, done.run.config.get("devices")) or nothing_measured(done.run)
+    if refusal:  # as the CLI's exit 2; the run file stays where it was written
+        raise UsageError(f"{refusal} (run file: {done.run_path})")
     return done.run
 
 
@@ -66,7 +77,8 @@ def compare(base: PathLike | Run | Sequence[PathLike | Run], new: PathLike | Run
     """The gate's comparison of `new` against one or more base runs (files, folders of run files, or Runs),
     exactly as `infrabench compare BASE... NEW` with the same options computes it: the same settings, read
     the same way (`config`, else ./infrabench.toml or ./pyproject.toml, under the options given here).
-    `comparison.exit_code` is the CLI's exit code; `threshold` is 0.1 or "10%"."""
+    `comparison.exit_code` is the CLI's exit code; nothing to compare raises UsageError (the CLI's exit 2);
+    `threshold` is 0.1 or "10%"."""
     from infrabench.compare_command import compare_sources, gate_settings
 
     args = argparse.Namespace(config=Path(config) if config is not None else None,

@@ -306,6 +306,11 @@ def compare_sources(base_sources: list[Any], new_source: Any, settings: GateSett
     if len(news) != 1:
         raise UsageError(f"{new_source}: the new side must be one run (a run file, not a folder of several)")
     first = against_bases(news[0])
+    empty = nothing_compared(first)
+    if empty:  # the library's gate refuses as the CLI's does: never a pass on nothing
+        from infrabench.reports.neutral import visible
+
+        raise UsageError(visible(empty))
     reruns = [against_bases(s) for s in _bench_sets(confirm_sources)] if confirm_sources else []
     return confirm(first, reruns)
 

@@ -83,6 +83,10 @@ def report_command(args: argparse.Namespace) -> int:
     if not args.run_files:
         raise UsageError("report needs a run file (RUN.json) or --from-journal JOURNAL")
     files: list[Path] = args.run_files
+    if args.output is not None:  # not even with --force: that would put HTML over the data it was made from
+        for f in files:
+            if Path(f).exists() and Path(args.output).resolve() == Path(f).resolve():
+                raise UsageError(f"--output {args.output}: is the run file {f} itself; write the report elsewhere")
     runs = [Run.load(f) for f in files]
     from infrabench.reports.baselines import load_all
     from infrabench.reports.html import write_html, write_report

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from infrabench.results import Run
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_BROKEN_PIPE = 1  # the output's reader went away (`| head`), as every other command ends then
 DEFAULT_OUT = Path("infrabench-results")
 JOURNAL_NAME = "run.journal.jsonl"
 RUN_FILE = "run.json"
@@ -256,12 +258,32 @@ class RunDone:
 
 
 def make_console(quiet: bool = False) -> Console:
+    """The run's console. Its reader going away (`infrabench run | head`) silences it instead of ending the
+    process as rich does by default: the run goes on, run.json is written, and the CLI then exits 1."""
     from rich.console import Console
 
-    console = Console(highlight=False, quiet=quiet)
+    class RunConsole(Console):
+        reader_gone = False
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            type(self).reader_gone = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):  # pragma: no cover - stdout without a descriptor
+                pass
+
+    console = RunConsole(highlight=False, quiet=quiet)
     if not console.is_terminal:  # logs (CI) get a table wide enough to read, not 80 columns
-        console = Console(highlight=False, width=max(console.width, 160), quiet=quiet)
+        console = RunConsole(highlight=False, width=max(console.width, 160), quiet=quiet)
     return console
+
+
+def reader_gone(console: Console) -> bool:
+    """Whether the console's reader went away during the run (see make_console)."""
+    return bool(getattr(console, "reader_gone", False))
 
 
 def execute(settings: RunSettings, console: Console, data_dir_arg: Path | None = None,
@@ -357,4 +379,6 @@ def run_command(args: argparse.Namespace) -> int:
     if refusal:
         print(f"infrabench: error: {visible(refusal)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if reader_gone(console):  # `| head`: the run and its files are complete, but nobody read the summary
+        return EXIT_BROKEN_PIPE
     return EXIT_OK

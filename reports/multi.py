@@ -29,10 +29,13 @@ class LabelledRun:
         self.run = as_run(self.run, self.label)
 
 
-def _ratio(value: float | None, first: float | None) -> str:
-    """The change against run 1 in compare's words (every figure here is a rate: higher is better)."""
-    if value is None or not first:
+def _ratio(value: float | None, first: float | None, unit: str | None, is_first: bool) -> str:
+    """The change against run 1: a rate (unit per second) in compare's words ("30.0% faster"), a count or a
+    size (cores, GB, devices) as a plain ratio, which is neither faster nor slower; nothing in run 1's column."""
+    if is_first or value is None or not first:
         return ""
+    if not (unit or "").endswith("/s"):
+        return f" (×{value / first:.3g} run 1)"
     words = describe_change(value / first, higher_is_better=True)
     return " (same as run 1)" if words == "no change" else f" ({words} than run 1)"
 
@@ -62,10 +65,11 @@ def multi_context(runs: list[LabelledRun], baselines: list[Baseline] | None = No
             continue
         first = figs[0].get(key)
         row = {"what": Cell(f"{spec.label} ({spec.unit})")}
-        for h, f in zip(heads, figs, strict=True):
+        for i, (h, f) in enumerate(zip(heads, figs, strict=True)):
             fig = f.get(key)
-            row[h["key"]] = (Cell(fmt_figure(fig.value) + _ratio(fig.value, first.value if first else None),
-                                  css="num", value=fig.value) if fig else missing("not in this run"))
+            change = _ratio(fig.value, first.value if first else None, spec.unit, i == 0) if fig else ""
+            row[h["key"]] = (Cell(fmt_figure(fig.value) + change, css="num", value=fig.value) if fig
+                             else missing("not in this run"))
         figure_rows.append(row)
 
     per_run = [{e.fullname: e for e in lr.run.benchmarks} for lr in runs]
@@ -74,13 +78,13 @@ def multi_context(runs: list[LabelledRun], baselines: list[Baseline] | None = No
     for name in common:
         first_value, unit = throughput_of(per_run[0][name])
         row = {"what": Cell(name)}
-        for h, p in zip(heads, per_run, strict=True):
+        for i, (h, p) in enumerate(zip(heads, per_run, strict=True)):
             e = p[name]
             value, u = throughput_of(e)
             if e.status != "ok" or value is None:
                 row[h["key"]] = missing(e.status if e.status != "ok" else "no throughput")
             else:
-                row[h["key"]] = Cell(f"{fmt_figure(value)} {u or ''}{_ratio(value, first_value)}", css="num",
+                row[h["key"]] = Cell(f"{fmt_figure(value)} {u or ''}{_ratio(value, first_value, u, i == 0)}", css="num",
                                      value=value)
         bench_rows.append(row)
     only = sum(len(p) for p in per_run) - len(common) * len(per_run)

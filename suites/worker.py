@@ -128,7 +128,6 @@ def run_worker(backend_name: str, suites: list[str], opts: SuiteOptions, journal
             from .backends import get_backend
         backend = get_backend(backend_name)
         reason = backend.unavailable_reason()
-        have = [] if reason else backend.devices()
     except Exception as exc:  # noqa: BLE001 - a backend that cannot even load is recorded, not fatal
         traceback.print_exc()
         for suite in suites:
@@ -143,8 +142,15 @@ def run_worker(backend_name: str, suites: list[str], opts: SuiteOptions, journal
         marker("unavailable", reason=reason)
         return 0
 
-    marker("devices", devices=have)
-    if opts.devices is not None and not any(opts.wants_device(d) for d in have):
+    try:
+        have: list[str] | None = backend.devices()
+    except Exception as exc:  # noqa: BLE001 - e.g. a driver error while counting GPUs: the suites still run
+        traceback.print_exc()  # (each one that needs the list fails on its own, recorded with its reason)
+        have = None
+        marker("devices_failed", reason=f"{type(exc).__name__}: {exc}")
+    if have is not None:
+        marker("devices", devices=have)
+    if have is not None and opts.devices is not None and not any(opts.wants_device(d) for d in have):
         why = (f"no requested device ({', '.join(opts.devices)}) on {backend_name} here; "
                f"it has {', '.join(have) or 'none'}")
         for suite in suites:

@@ -175,7 +175,9 @@ def test_report_of_several_runs_words_a_change_as_compare_does() -> None:
     from infrabench.reports.multi import _ratio
 
     assert describe_change(1 / 1.3) == "30.0% faster"
-    assert _ratio(130.0, 100.0) == " (30.0% faster than run 1)"
+    assert _ratio(130.0, 100.0, "GB/s", False) == " (30.0% faster than run 1)"
     assert describe_change(2.5) == "2.5× slower"
-    assert _ratio(40.0, 100.0) == " (2.5× slower than run 1)"
-    assert _ratio(100.0, 100.0) == " (same as run 1)"
+    assert _ratio(40.0, 100.0, "TFLOP/s", False) == " (2.5× slower than run 1)"
+    assert _ratio(100.0, 100.0, "samples/s", False) == " (same as run 1)"
+    assert _ratio(100.0, 100.0, "GB/s", True) == ""  # run 1's own column
+    assert _ratio(4.0, 2.0, "cores", False) == " (×2 run 1)"  # a count is neither faster nor slower

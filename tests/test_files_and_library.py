@@ -274,3 +274,33 @@ def test_debug_shows_the_traceback_wherever_it_is_given(tmp_path: Path, where: s
     assert "unrecognized arguments" not in proc.stderr
     proc = run_cli("compare", missing, missing)
     assert proc.returncode == 2 and "no such run file" in one_line(proc)
+
+
+def test_a_run_whose_reader_has_gone_still_writes_its_files_and_exits_1(tmp_path: Path) -> None:
+    """`infrabench run | head`: the run's output goes nowhere, yet the run finishes, run.json and the report
+    are written, and the exit is 1 (not 0: nobody read the summary), with nothing on stderr."""
+    env = {**os.environ, "INFRABENCH_EXTRA_SUITES": "selftest=selftest_suite:run_suite",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent / "data" / "runner"),
+                                                       os.environ.get("PYTHONPATH")]))}
+    env.pop("INFRABENCH_TEST_FAULT", None)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(_cli("run", "--suite", "selftest", "--backend", "numpy", "--out", str(tmp_path)),
+                              stdout=write_end, stderr=subprocess.PIPE, timeout=300, env=env)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert proc.stderr.decode() == ""
+    (run_file,) = tmp_path.glob("*/run.json")
+    assert (run_file.parent / "report.html").is_file()
+    assert [b.status for b in Run.load(run_file).benchmarks] == ["ok", "ok"]
+
+
+def test_report_never_writes_over_its_own_run_file(tmp_path: Path) -> None:
+    run_file = tmp_path / "run.json"
+    shutil.copy(CPU_SAMPLE, run_file)
+    before = run_file.read_bytes()
+    proc = run_cli("report", str(run_file), "-o", str(run_file), "--force")
+    assert proc.returncode == 2 and "is the run file" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and run_file.read_bytes() == before

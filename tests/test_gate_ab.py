@@ -136,3 +136,13 @@ def test_one_vs_two_threads_flags_matmul(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
     data = json.loads((tmp_path / "ab.json").read_text())
     assert data["failing"] and all(name.startswith("matmul/") for name in data["failing"])
+
+
+def test_a_first_round_that_compared_nothing_stops_ab_at_once() -> None:
+    from infrabench.ab_command import rounds_after_first
+    from infrabench.errors import UsageError
+
+    with pytest.raises(UsageError, match="compared nothing"):
+        rounds_after_first(None, 0.01, 0)
+    with pytest.raises(UsageError, match="compared nothing"):
+        rounds_after_first(20, 0.01, 0)

@@ -58,3 +58,13 @@ def test_one_benchmark_compared_is_enough_to_judge(tmp_path) -> None:
     proc = run_cli("compare", str(SAMPLE), str(tmp_path / "new.json"))
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     assert "nothing compared" not in proc.stderr
+
+
+def test_the_library_gate_refuses_nothing_as_the_cli_does() -> None:
+    import pytest
+
+    import infrabench
+    from infrabench.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"nothing compared .*\(2 failed\)"):
+        infrabench.compare(SAVED[0], SAVED[1])

@@ -89,3 +89,12 @@ def test_the_data_loading_suite_names_the_host_as_the_backend_does(backend) -> N
     b = get_backend(backend)
     cpus = [d for d in b.devices() if b.device_kind(d) == "cpu"]
     assert cpus[:1] == [host_device(backend)]
+
+
+def test_the_library_run_refuses_an_absent_device_after_writing_its_file(selftest, tmp_path) -> None:
+    import infrabench
+    from infrabench.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"--device tpu:0: no backend has it here .*run file: "):
+        infrabench.run(suites=["selftest"], backends=["numpy"], devices=["tpu:0"], out=tmp_path)
+    assert [b.status for b in only_run(tmp_path).benchmarks] == ["skipped"]
