@@ -38,14 +38,7 @@ def run(suites: str | Iterable[str] | None = None, backends: str | Iterable[str]
     there. `quiet=False` prints the CLI's progress lines and summary.
     Bad options raise UsageError with the CLI's one-line message, and so does a run the CLI would end with
     exit 2 (a requested device no backend has, nothing measured) once its files are written."""
-    from infrabench.run_command import (
-        absent_devices,
-        execute,
-        make_console,
-        nothing_measured,
-        print_summary,
-        resolve_settings,
-    )
+    from infrabench.run_command import execute, make_console, print_summary, refusal, resolve_settings
 
     args = argparse.Namespace(suite=_csv(suites), backend=_csv(backends), device=_csv(devices),
                               dtype=_csv(dtypes), profile=profile, out=Path(out) if out is not None else None,
@@ -56,9 +49,9 @@ def run(suites: str | Iterable[str] | None = None, backends: str | Iterable[str]
     print_summary(console, done)
     if done.no_space:
         raise UsageError(done.no_space)
-    refusal = absent_devices(done.run, done.run.config.get("devices")) or nothing_measured(done.run)
-    if refusal:  # as the CLI's exit 2; the run file stays where it was written
-        raise UsageError(f"{refusal} (run file: {done.run_path})")
+    refused = refusal(done.run)
+    if refused:  # as the CLI's exit 2; the run file stays where it was written
+        raise UsageError(f"{refused} (run file: {done.run_path})")
     return done.run
 
 

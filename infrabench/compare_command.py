@@ -197,16 +197,19 @@ def load_bench_set(path: Path) -> BenchSet:
 COMPARED = ("regression", "improvement", "inconclusive", "unchanged")  # verdicts a test stands behind
 
 
-def nothing_compared(comparison: Comparison) -> str | None:
-    """Why the gate has nothing to stand on (no benchmark compared: all failed, missing, new or without
-    samples), or None. A gate over nothing is bad input, never a pass."""
+def require_compared(comparison: Comparison) -> None:
+    """UsageError when the gate has nothing to stand on (no benchmark compared: all failed, missing, new or
+    without samples): a gate over nothing is bad input, never a pass. `compare` (CLI and library) and `ab`
+    both refuse through here."""
+    from infrabench.reports.neutral import visible
+
     if any(v.verdict in COMPARED for v in comparison.verdicts):
-        return None
+        return
     counts = {k: n for k, n in comparison.counts.items() if n}
     tally = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no benchmarks at all"
     reasons = list(dict.fromkeys(v.reason for v in comparison.verdicts if v.reason))[:2]
-    return (f"nothing compared between {comparison.base_source} and {comparison.new_source} ({tally})"
-            + (": " + "; ".join(reasons) if reasons else ""))
+    raise UsageError(visible(f"nothing compared between {comparison.base_source} and {comparison.new_source} "
+                             f"({tally})" + (": " + "; ".join(reasons) if reasons else "")))
 
 
 def finish(comparison: Comparison, args: argparse.Namespace, extra: dict[str, Any] | None = None) -> int:
@@ -215,11 +218,8 @@ def finish(comparison: Comparison, args: argparse.Namespace, extra: dict[str, An
     from rich.console import Console
 
     from infrabench.reports.gate import outputs
-    from infrabench.reports.neutral import visible
 
-    empty = nothing_compared(comparison)
-    if empty:
-        raise UsageError(visible(empty))
+    require_compared(comparison)
     # The files first: whatever happens to the terminal (a closed pipe, an encoding), CI gets its outputs.
     written = []
     for path, render in ((args.markdown, lambda: outputs.markdown(comparison)),
@@ -306,11 +306,7 @@ def compare_sources(base_sources: list[Any], new_source: Any, settings: GateSett
     if len(news) != 1:
         raise UsageError(f"{new_source}: the new side must be one run (a run file, not a folder of several)")
     first = against_bases(news[0])
-    empty = nothing_compared(first)
-    if empty:  # the library's gate refuses as the CLI's does: never a pass on nothing
-        from infrabench.reports.neutral import visible
-
-        raise UsageError(visible(empty))
+    require_compared(first)  # the library's gate refuses as the CLI's does: never a pass on nothing
     reruns = [against_bases(s) for s in _bench_sets(confirm_sources)] if confirm_sources else []
     return confirm(first, reruns)
 

@@ -229,6 +229,11 @@ def absent_devices(run: Run, requested: list[str] | None) -> str | None:
            f"(devices here: {where})"
 
 
+def refusal(run: Run) -> str | None:
+    """Why a finished run is exit 2 rather than a success (the CLI) or a UsageError (the library), or None."""
+    return absent_devices(run, run.config.get("devices")) or nothing_measured(run)
+
+
 def nothing_measured(run: Run) -> str | None:
     """Why a run that measured nothing is not a success (no ok benchmark at all), or None."""
     if any(b.status == "ok" for b in run.benchmarks):
@@ -267,7 +272,7 @@ def make_console(quiet: bool = False) -> Console:
 
         def on_broken_pipe(self) -> None:
             self.quiet = True
-            type(self).reader_gone = True
+            self.reader_gone = True
             try:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
@@ -375,9 +380,9 @@ def run_command(args: argparse.Namespace) -> int:
     if done.report_error:
         print(f"infrabench: error: report.html failed: {done.report_error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    refusal = absent_devices(done.run, done.run.config.get("devices")) or nothing_measured(done.run)
-    if refusal:
-        print(f"infrabench: error: {visible(refusal)}", file=sys.stderr)
+    refused = refusal(done.run)
+    if refused:
+        print(f"infrabench: error: {visible(refused)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if reader_gone(console):  # `| head`: the run and its files are complete, but nobody read the summary
         return EXIT_BROKEN_PIPE

@@ -81,13 +81,6 @@ def fmt_left(seconds: float | None) -> str:
     return f"about {fmt_duration(seconds)} left (estimate)"
 
 
-def fmt_number(value: float) -> str:
-    """The report's way of writing a figure (3 significant digits, thousands grouped from 100 up)."""
-    from infrabench.reports.cells import fmt_figure
-
-    return fmt_figure(value)
-
-
 # --- progress ----------------------------------------------------------------------------------------
 
 UnitState = Literal["pending", "running", "ending", "done"]
@@ -410,7 +403,9 @@ class Figure:
 
     def text(self, label: str = "") -> str:
         """`label value unit (share, backend)`; a suspicious figure says so before its value."""
-        value = f"{fmt_number(self.value)} {self.unit}"
+        from infrabench.reports.cells import fmt_figure  # the report's way of writing a figure
+
+        value = f"{fmt_figure(self.value)} {self.unit}"
         pct = None if self.pct_of_peak is None else \
             (f"MFU {self.pct_of_peak:.1f}%" if self.mfu else f"{self.pct_of_peak:.1f}% of peak")
         lead = f"{label} " if label else ""
@@ -484,7 +479,9 @@ def best_figures(run: Run) -> list[DeviceFigures]:
             figure = Figure(value, unit, b, flagged, pct, mfu=True)
             if _better(where.training.get(model), figure):
                 where.training[model] = figure
-    order = {d: i for i, d in enumerate(("fp64", "fp32", "tf32", "bf16", "fp16", "fp8"))}
+    from infrabench.suites.backends.base import DTYPES
+
+    order = {d: i for i, d in enumerate(DTYPES)}
     for d in devices.values():
         d.matmul = dict(sorted(d.matmul.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])))
     return [d for _, d in sorted(devices.items(), key=lambda kv: (kv[0] != "cpu", kv[0])) if not d.empty]

@@ -261,13 +261,12 @@ def test_readme_command_runs(command: str, world: dict[str, str], tmp_path: Path
 @pytest.mark.parametrize("sequence", SEQUENCES, ids=["gate-recipe", "pytest-benchmark"])
 def test_readme_command_sequence_runs_in_order(sequence: list[str], world: dict[str, str], tmp_path: Path) -> None:
     if sequence is SEQUENCES[0]:  # the recipe's base runs: a folder of earlier runs of the same suites
-        proc = run_case("infrabench run --suite matmul,memory --out new", world, tmp_path)
+        run_case("infrabench run --suite matmul,memory --out new", world, tmp_path)
         (tmp_path / "new").rename(tmp_path / "baseline")
     for command in sequence:
         run_case(command, world, tmp_path)
     if sequence is SEQUENCES[0]:
         assert all((tmp_path / f).is_file() for f in ("gate.md", "gate.xml", "comparison.json"))
-        del proc
 
 
 # --- commands checked without running them -------------------------------------------------------------
